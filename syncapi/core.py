@@ -1,0 +1,816 @@
+"""The abstract model every protocol implements.
+
+=====================  ==========================  =============================================
+AsyncAPI term          syncapi class               what it is
+=====================  ==========================  =============================================
+Server                 :class:`Producer`,          a connection to a server (or a listener for
+                       :class:`Consumer`           brokerless protocols), made from a URL
+Channel                :class:`Publisher`,         a channel in that connection: a topic, a
+                       :class:`Subscriber`         queue, an HTTP path, a WebSocket connection
+Message + protocol     :class:`EnvelopeWriter`,    payload + headers + content type + protocol
+                       :class:`EnvelopeReader`     extras
+=====================  ==========================  =============================================
+
+A protocol implementation subclasses these and fills in the *hooks* (the methods whose
+names start with one underscore and that are documented as hooks): ``_open_publisher``,
+``_open_subscriber``, ``_send``, ``_fetch``, ``_ack``, ``_nack``, ``_interrupt``,
+``_keepalive`` and ``_close``. Everything else — argument checks, the closed state, the
+context managers, the receive loops and their threads — lives here and in
+:mod:`syncapi.runtime`, once for all protocols.
+
+Thread-safety contract (true of every protocol, documented again per class):
+
+* :class:`Producer` and :meth:`Publisher.send` may be called from many threads at once.
+* A :class:`Subscriber`'s receive loop is owned by its worker threads; :meth:`close` and
+  :meth:`~syncapi.runtime.Worker.stop` may be called from any thread (or a signal
+  handler) and return within a bounded time.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import ClosedError, ConfigError
+from .headers import Headers, HeadersLike
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from .runtime import AckMode, ErrorPolicy, Worker
+    from .servers import ServerURL
+
+__all__ = [
+    "Capabilities",
+    "Closable",
+    "Consumer",
+    "EnvelopeReader",
+    "EnvelopeWriter",
+    "Payload",
+    "Producer",
+    "Publisher",
+    "Subscriber",
+]
+
+Payload = bytes | bytearray | memoryview | str
+"""What a payload may be given as; ``str`` is encoded as UTF-8."""
+
+
+def _to_bytes(data: object, what: str = "payload") -> bytes:
+    if isinstance(data, bytes):
+        return data
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    raise ConfigError(f"{what} must be bytes, bytearray, memoryview or str, got {type(data).__name__}")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a protocol can do; the conformance kit skips a scenario the flags rule out.
+
+    Attributes:
+        ordered: messages on one channel arrive in the order they were sent.
+        persistent: messages wait for a subscriber, and a re-created subscriber (same
+            group) continues where the last one stopped.
+        consumer_groups: subscribers sharing a group share the messages; different groups
+            each get everything.
+        headers: headers and content type travel (natively or embedded).
+        redelivery: a nacked message is delivered again.
+        brokerless: there is no broker: the consumer must be listening before the
+            producer sends (HTTP, WebSocket, TCP, UDP, IP).
+        reliable: every message sent arrives (False for UDP and raw IP).
+        max_payload: the largest payload in bytes the protocol carries by default
+            (``None``: no fixed limit).
+    """
+
+    ordered: bool = True
+    persistent: bool = False
+    consumer_groups: bool = False
+    headers: bool = True
+    redelivery: bool = False
+    brokerless: bool = False
+    reliable: bool = True
+    max_payload: int | None = None
+
+
+class Closable:
+    """Base of every object that holds a resource.
+
+    :meth:`close` is idempotent and thread-safe, and the object is a context manager that
+    closes on exit. Subclasses put their clean-up in :meth:`_close`, which runs once.
+    """
+
+    _closed: bool = False
+    _close_lock: threading.Lock
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` has been called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Release the resource. Safe to call more than once and from any thread."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._close()
+
+    def _close(self) -> None:
+        """Hook: release what the object holds. Called once, by :meth:`close`."""
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# -- envelopes -----------------------------------------------------------------------------
+class EnvelopeWriter:
+    """An outgoing message: payload bytes, headers, content type and protocol extras.
+
+    File-like: :meth:`write` appends to the payload and :meth:`read` reads it back. Build
+    one directly or with :meth:`Publisher.envelope`; protocols subclass it to add their
+    extras (``set_key``, ``set_routing_key``...).
+
+    An envelope is not thread-safe; build it in one thread, then send it from any.
+    Sending does not consume it: the same envelope can be sent again.
+    """
+
+    __slots__ = ("_bindings", "_buf", "_content_type", "_headers", "_pos")
+
+    def __init__(
+        self,
+        payload: Payload = b"",
+        *,
+        headers: HeadersLike | None = None,
+        content_type: str | None = None,
+        bindings: Any = None,
+    ) -> None:
+        self._buf = bytearray(_to_bytes(payload))
+        self._pos = 0
+        self._headers: Headers | None = Headers.of(headers) if headers else None
+        self._content_type: str | None = None
+        if content_type is not None:
+            self.set_content_type(content_type)
+        self._bindings = bindings
+
+    # file-like
+    def write(self, data: Payload) -> int:
+        """Append ``data`` to the payload; return the number of bytes written."""
+        chunk = _to_bytes(data, "data")
+        self._buf += chunk
+        return len(chunk)
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes of the payload (all that is left when negative)."""
+        end = len(self._buf) if size is None or size < 0 else self._pos + size
+        chunk = bytes(self._buf[self._pos : end])
+        self._pos += len(chunk)
+        return chunk
+
+    def seek(self, position: int) -> int:
+        """Move the read position to ``position`` (from the start); return it."""
+        if position < 0:
+            raise ConfigError(f"seek position must be >= 0, got {position}")
+        self._pos = position
+        return position
+
+    def reset_payload(self) -> None:
+        """Empty the payload (headers, content type and extras are kept)."""
+        self._buf.clear()
+        self._pos = 0
+
+    def set_headers(self, headers: HeadersLike | None) -> None:
+        """Replace all headers (``None`` removes them)."""
+        self._headers = Headers.of(headers) if headers else None
+
+    def set_content_type(self, content_type: str | None) -> None:
+        """Set the payload's media type, e.g. ``"application/json"`` (``None`` unsets)."""
+        if content_type is not None and not isinstance(content_type, str):
+            raise ConfigError(f"content type must be a str, got {type(content_type).__name__}")
+        self._content_type = content_type
+
+    def set_bindings(self, bindings: Any) -> None:
+        """Set the protocol's message bindings for this envelope."""
+        self._bindings = bindings
+
+    @property
+    def payload(self) -> bytes:
+        """The whole payload as ``bytes``."""
+        return bytes(self._buf)
+
+    @property
+    def headers(self) -> Headers:
+        """The headers (live: changing them changes the envelope)."""
+        if self._headers is None:
+            self._headers = Headers()
+        return self._headers
+
+    @property
+    def has_headers(self) -> bool:
+        """Whether any header is set (without creating an empty :class:`Headers`)."""
+        return bool(self._headers)
+
+    @property
+    def content_type(self) -> str | None:
+        """The payload's media type, or ``None``."""
+        return self._content_type
+
+    @property
+    def bindings(self) -> Any:
+        """The message bindings set with :meth:`set_bindings`, or ``None``."""
+        return self._bindings
+
+    def __len__(self) -> int:
+        return len(self._buf)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({len(self._buf)} bytes, headers={dict(self._headers or {})!r}, "
+            f"content_type={self._content_type!r})"
+        )
+
+
+class EnvelopeReader:
+    """A received message: payload, headers, content type and protocol extras.
+
+    File-like: :meth:`read` reads the payload. A protocol subclasses it to add its extras
+    (``key``, ``partition``, ``routing_key``, ``remote_addr``...) and its identity.
+
+    Settling: in the default ``ack="auto"`` mode the receive loop acknowledges the message
+    when the callback returns; in ``ack="manual"`` mode the callback calls :meth:`ack` or
+    :meth:`nack` itself (from any thread). A message is settled once; settling it again
+    raises :class:`~syncapi.errors.ClosedError`.
+    """
+
+    __slots__ = ("_channel", "_content_type", "_headers", "_payload", "_pos", "_settled", "_subscriber")
+
+    def __init__(
+        self,
+        payload: bytes,
+        *,
+        headers: Headers | None = None,
+        content_type: str | None = None,
+        channel: str = "",
+        subscriber: Subscriber | None = None,
+    ) -> None:
+        self._payload = payload
+        self._pos = 0
+        self._headers = headers
+        self._content_type = content_type
+        self._channel = channel
+        self._subscriber = subscriber
+        self._settled = False
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes of the payload (all that is left when negative)."""
+        if self._pos == 0 and (size is None or size < 0):
+            self._pos = len(self._payload)
+            return self._payload
+        end = len(self._payload) if size is None or size < 0 else self._pos + size
+        chunk = self._payload[self._pos : end]
+        self._pos += len(chunk)
+        return chunk
+
+    def seek(self, position: int) -> int:
+        """Move the read position to ``position`` (from the start); return it."""
+        if position < 0:
+            raise ConfigError(f"seek position must be >= 0, got {position}")
+        self._pos = position
+        return position
+
+    @property
+    def payload(self) -> bytes:
+        """The whole payload as ``bytes``."""
+        return self._payload
+
+    @property
+    def headers(self) -> Headers:
+        """The message's headers (empty when it has none)."""
+        if self._headers is None:
+            self._headers = Headers()
+        return self._headers
+
+    @property
+    def content_type(self) -> str | None:
+        """The payload's media type, or ``None`` when the sender set none."""
+        return self._content_type
+
+    @property
+    def channel(self) -> str:
+        """The channel address the message arrived on."""
+        return self._channel
+
+    @property
+    def ordering_key(self) -> Hashable | None:
+        """Messages with the same non-``None`` key are handled one at a time, in order.
+
+        The receive loop with ``workers > 1`` never runs two callbacks for the same key
+        at once (Kafka: the partition). ``None``: no order to keep across workers.
+        """
+        return None
+
+    @property
+    def identity(self) -> str:
+        """A short text naming the message in logs (channel and protocol position)."""
+        return f"channel {self._channel!r}"
+
+    @property
+    def settled(self) -> bool:
+        """Whether the message was acknowledged or negatively acknowledged."""
+        return self._settled
+
+    def _settle(self) -> Subscriber | None:
+        if self._settled:
+            raise ClosedError(f"message on {self.identity} is already settled (acked or nacked)")
+        self._settled = True
+        return self._subscriber
+
+    def ack(self) -> None:
+        """Acknowledge: the message was handled and must not come again."""
+        sub = self._settle()
+        if sub is not None:
+            sub._ack(self)
+
+    def nack(self, requeue: bool = True) -> None:
+        """Negatively acknowledge: deliver again (``requeue=True``) or drop/dead-letter it."""
+        sub = self._settle()
+        if sub is not None:
+            sub._nack(self, requeue)
+
+    def reject(self) -> None:
+        """Refuse the message for good: ``nack(requeue=False)``."""
+        self.nack(requeue=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.identity}, {len(self._payload)} bytes, "
+            f"content_type={self._content_type!r})"
+        )
+
+
+# -- server: producer and consumer ---------------------------------------------------------
+def _expand_channel(channel_name: str, parameters: Mapping[str, object] | None) -> str:
+    if not isinstance(channel_name, str):
+        raise ConfigError(f"channel name must be a str, got {type(channel_name).__name__}")
+    if parameters is None:
+        return channel_name
+    from .channels import ChannelAddress
+
+    return ChannelAddress(channel_name).expand(parameters)
+
+
+class _Endpoint(Closable):
+    """What Producer and Consumer share: the URL, the options, and their children."""
+
+    scheme: ClassVar[str] = ""
+    """The URL scheme the class is registered for (e.g. ``"memory"``)."""
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    """What the protocol can do (see :class:`Capabilities`)."""
+
+    def __init__(self, url: ServerURL | str, **options: Any) -> None:
+        from .servers import ServerURL, parse_server_url
+
+        super().__init__()
+        self._url: ServerURL = url if isinstance(url, ServerURL) else parse_server_url(url)
+        self._children: list[Closable] = []
+        self._children_lock = threading.Lock()
+
+    @property
+    def url(self) -> ServerURL:
+        """The parsed server URL (its ``str`` hides the password)."""
+        return self._url
+
+    def _adopt(self, child: Closable) -> None:
+        with self._children_lock:
+            self._children = [c for c in self._children if not c.closed]
+            self._children.append(child)
+
+    def _close_children(self) -> None:
+        with self._children_lock:
+            children, self._children = self._children, []
+        for child in children:
+            child.close()
+
+    def close(self) -> None:
+        """Close every channel opened from this object, then the connection itself."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self._close_children()
+        finally:
+            self._close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__module__}.{type(self).__name__} {self._url}{state}>"
+
+
+class Producer(_Endpoint, ABC):
+    """A connection to a server for sending; the factory of :class:`Publisher` objects.
+
+    Thread-safe: share one producer (and its publishers) between all threads of an app.
+    Closing it closes every publisher it made, flushing what they hold.
+    """
+
+    def publisher(
+        self,
+        channel_name: str,
+        bindings: Any = None,
+        *,
+        operation_bindings: Any = None,
+        security: Any = None,
+        parameters: Mapping[str, object] | None = None,
+    ) -> Publisher:
+        """Open a channel for sending.
+
+        Args:
+            channel_name: the channel address (topic, routing key, path...). It may hold
+                ``{name}`` expressions, filled from ``parameters``.
+            bindings: the protocol's ``ChannelBindings``.
+            operation_bindings: the protocol's ``OperationBindings`` for the send operation.
+            security: a :mod:`syncapi.security` scheme with credentials, where the
+                protocol supports per-channel security.
+            parameters: values for the ``{name}`` expressions of ``channel_name``.
+
+        Raises:
+            ClosedError: the producer is closed.
+            ConfigError: bad channel name, parameters or bindings.
+        """
+        self._check_open()
+        address = _expand_channel(channel_name, parameters)
+        pub = self._open_publisher(address, bindings, operation_bindings, security)
+        self._adopt(pub)
+        return pub
+
+    @abstractmethod
+    def _open_publisher(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Publisher:
+        """Hook: create the protocol's :class:`Publisher` for a concrete address."""
+
+
+class Consumer(_Endpoint, ABC):
+    """A connection to a server (or a listener) for receiving; makes :class:`Subscriber`\\ s.
+
+    Thread-safe. Closing it closes every subscriber it made, stopping their loops.
+    """
+
+    def subscriber(
+        self,
+        channel_name: str,
+        bindings: Any = None,
+        *,
+        operation_bindings: Any = None,
+        security: Any = None,
+        parameters: Mapping[str, object] | None = None,
+    ) -> Subscriber:
+        """Open a channel for receiving. Arguments as for :meth:`Producer.publisher`.
+
+        Raises:
+            ClosedError: the consumer is closed.
+            ConfigError: bad channel name, parameters or bindings.
+        """
+        self._check_open()
+        address = _expand_channel(channel_name, parameters)
+        sub = self._open_subscriber(address, bindings, operation_bindings, security)
+        self._adopt(sub)
+        return sub
+
+    @abstractmethod
+    def _open_subscriber(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Subscriber:
+        """Hook: create the protocol's :class:`Subscriber` for an address."""
+
+
+# -- channel: publisher and subscriber -----------------------------------------------------
+class Publisher(Closable, ABC):
+    """A channel for sending.
+
+    :meth:`send` is thread-safe and returns only when the server accepted every envelope
+    (Kafka acks, AMQP confirms, HTTP 2xx, a written frame, a sent datagram), or raises
+    :class:`~syncapi.errors.SendError` naming the envelopes that failed.
+    """
+
+    envelope_class: ClassVar[type[EnvelopeWriter]] = EnvelopeWriter
+    """The protocol's envelope writer type, made by :meth:`envelope`."""
+
+    def __init__(self, channel: str, *, bindings: Any = None, operation_bindings: Any = None) -> None:
+        super().__init__()
+        self._channel = channel
+        self._bindings = bindings
+        self._operation_bindings = operation_bindings
+
+    @property
+    def channel(self) -> str:
+        """The channel address this publisher sends to."""
+        return self._channel
+
+    @property
+    def bindings(self) -> Any:
+        """The channel bindings in force."""
+        return self._bindings
+
+    @property
+    def operation_bindings(self) -> Any:
+        """The operation bindings in force."""
+        return self._operation_bindings
+
+    def envelope(
+        self,
+        payload: Payload = b"",
+        *,
+        headers: HeadersLike | None = None,
+        content_type: str | None = None,
+        bindings: Any = None,
+    ) -> EnvelopeWriter:
+        """Make a new envelope of this protocol's type."""
+        return self.envelope_class(payload, headers=headers, content_type=content_type, bindings=bindings)
+
+    def send(self, *envelopes: EnvelopeWriter | Payload, timeout: float | None = None) -> None:
+        """Send one or more envelopes and wait until the server accepted all of them.
+
+        Plain ``bytes``/``str`` are accepted as payload-only envelopes.
+
+        Args:
+            envelopes: what to send, in order.
+            timeout: seconds to wait for the server at most (``None``: the protocol's
+                configured default).
+
+        Raises:
+            ClosedError: the publisher is closed.
+            SendError: the server refused or lost some envelopes (see ``failures``).
+            MessageTooLarge: an envelope is over the size limit.
+            TimeoutError: not confirmed within ``timeout``.
+        """
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        if not envelopes:
+            return
+        cls = self.envelope_class
+        items: list[EnvelopeWriter] = []
+        for env in envelopes:
+            if isinstance(env, cls):
+                items.append(env)
+            elif isinstance(env, EnvelopeWriter):
+                raise ConfigError(
+                    f"{self!r} sends {cls.__module__}.{cls.__name__} envelopes, "
+                    f"got a {type(env).__module__}.{type(env).__name__}; make it with publisher.envelope()"
+                )
+            else:
+                items.append(cls(env))
+        self._send(items, timeout)
+
+    @abstractmethod
+    def _send(self, envelopes: Sequence[EnvelopeWriter], timeout: float | None) -> None:
+        """Hook: send the envelopes and wait for the server's acceptance."""
+
+    def flush(self, timeout: float | None = None) -> None:  # noqa: B027 - optional hook
+        """Wait until everything sent is delivered to the server (a no-op where ``send``
+        already waits, which is every built-in protocol)."""
+
+    def close(self) -> None:
+        """Flush what is pending, then release the channel. Idempotent, thread-safe."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            self.flush()
+        finally:
+            self._close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r}{state}>"
+
+
+Callback = Callable[[Any], object]
+"""A receive callback: called with one :class:`EnvelopeReader`; its return value is ignored."""
+
+
+class Subscriber(Closable, ABC):
+    """A channel for receiving.
+
+    Use :meth:`receive` to run the receive loop on the calling thread, or :meth:`start` to
+    run it in background worker threads. Callbacks get an :class:`EnvelopeReader`; by
+    default the message is acknowledged when the callback returns (at-least-once) and a
+    callback that raises goes to the ``on_error`` policy — the loop always goes on.
+
+    Thread-safety: the loop threads own the subscriber; :meth:`close` may be called from
+    any thread and stops every loop (in-flight callbacks finish first, within ``timeout``).
+
+    Protocol implementers fill in :meth:`_fetch` and, where the protocol has them,
+    :meth:`_ack`, :meth:`_nack`, :meth:`_interrupt`, :meth:`_keepalive` and :meth:`_close`.
+    """
+
+    poll_interval: ClassVar[float] = 0.5
+    """Longest a loop blocks in :meth:`_fetch` before it checks its stop conditions."""
+    default_on_error: ClassVar[str] = "requeue"
+    """The ``on_error`` policy used when none is given (protocols without redelivery use
+    ``"reject"``)."""
+
+    def __init__(self, channel: str, *, bindings: Any = None, operation_bindings: Any = None) -> None:
+        super().__init__()
+        self._channel = channel
+        self._bindings = bindings
+        self._operation_bindings = operation_bindings
+        self._loops: set[Any] = set()
+        self._loops_lock = threading.Lock()
+
+    @property
+    def channel(self) -> str:
+        """The channel address this subscriber receives from."""
+        return self._channel
+
+    @property
+    def bindings(self) -> Any:
+        """The channel bindings in force."""
+        return self._bindings
+
+    @property
+    def operation_bindings(self) -> Any:
+        """The operation bindings in force."""
+        return self._operation_bindings
+
+    # -- public API ----------------------------------------------------------------------
+    def receive(
+        self,
+        callback: Callback,
+        *,
+        stop: threading.Event | None = None,
+        timeout: float | None = None,
+        on_error: ErrorPolicy | None = None,
+        ack: AckMode = "auto",
+        max_messages: int | None = None,
+    ) -> int:
+        """Run the receive loop on this thread; return how many messages were handled.
+
+        Blocks until ``stop`` is set, ``timeout`` seconds have passed, ``max_messages``
+        were handled, or the subscriber is closed (from another thread). None of those is
+        an error: the call just returns.
+
+        Args:
+            callback: called with each :class:`EnvelopeReader`.
+            stop: an event that ends the loop when set (checked at least every
+                :attr:`poll_interval` seconds).
+            timeout: seconds to run at most (``None``: no limit).
+            on_error: what to do with a message whose callback raised: ``"requeue"``,
+                ``"reject"``, ``"ack"``, ``"stop"`` or a callable (see
+                :mod:`syncapi.runtime`). Default: :attr:`default_on_error`.
+            ack: ``"auto"`` (after the callback returns), ``"manual"`` (the callback
+                calls ``env.ack()``) or ``"before"`` (before the callback: at-most-once).
+            max_messages: return after handling this many messages.
+
+        Raises:
+            ClosedError: the subscriber was already closed.
+            ReceiveError: the protocol failed for good (after its own reconnects).
+            Exception: the callback's exception, when ``on_error`` says ``"stop"``.
+        """
+        from .runtime import run_inline
+
+        self._check_open()
+        return run_inline(
+            self,
+            callback,
+            stop=stop,
+            timeout=timeout,
+            on_error=on_error,
+            ack=ack,
+            max_messages=max_messages,
+        )
+
+    def start(
+        self,
+        callback: Callback,
+        *,
+        workers: int = 1,
+        on_error: ErrorPolicy | None = None,
+        ack: AckMode = "auto",
+        max_in_flight: int | None = None,
+        name: str | None = None,
+    ) -> Worker:
+        """Run the receive loop in background threads; return its :class:`~syncapi.runtime.Worker`.
+
+        Args:
+            callback: called with each :class:`EnvelopeReader`, on a worker thread.
+            workers: how many callbacks may run at once. Messages with the same
+                :attr:`EnvelopeReader.ordering_key` never run at once, so per-key
+                (per-partition) order is kept.
+            on_error: as for :meth:`receive`.
+            ack: as for :meth:`receive`.
+            max_in_flight: how many fetched messages may wait or run at once (default
+                ``2 * workers``); fetching pauses beyond it, so slow callbacks never make
+                a queue grow without bound.
+            name: a name for the threads (default from the channel).
+        """
+        from .runtime import Worker
+
+        self._check_open()
+        return Worker(
+            self,
+            callback,
+            workers=workers,
+            on_error=on_error,
+            ack=ack,
+            max_in_flight=max_in_flight,
+            name=name,
+        )
+
+    def fetch(self, max_messages: int = 1, timeout: float | None = None) -> list[EnvelopeReader]:
+        """Pull up to ``max_messages`` messages, waiting up to ``timeout`` for the first.
+
+        The low-level pull API: the caller must ``ack()``/``nack()`` each message itself
+        (unless the protocol has no acknowledgements). Returns ``[]`` on timeout.
+        Not to be mixed with a running loop on the same subscriber.
+        """
+        self._check_open()
+        if max_messages < 1:
+            raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
+        return list(self._fetch(max_messages, timeout))
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Stop every loop on this subscriber and release it.
+
+        In-flight callbacks may finish (up to ``timeout`` seconds) so that their acks go
+        through; fetched messages no callback has started are nacked for redelivery.
+        Safe from any thread, more than once.
+        """
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        with self._loops_lock:
+            loops = list(self._loops)
+        for loop in loops:
+            loop.request_stop()
+        self._interrupt()
+        for loop in loops:
+            loop.wait(timeout)
+        self._close()
+
+    # -- loop bookkeeping (used by syncapi.runtime) ---------------------------------------
+    def _register_loop(self, loop: Any) -> None:
+        with self._loops_lock:
+            if self._closed:
+                raise ClosedError(f"{self!r} is closed")
+            self._loops.add(loop)
+
+    def _unregister_loop(self, loop: Any) -> None:
+        with self._loops_lock:
+            self._loops.discard(loop)
+
+    # -- hooks -----------------------------------------------------------------------------
+    @abstractmethod
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[EnvelopeReader]:
+        """Hook: return up to ``max_messages`` ready messages, waiting up to ``timeout``
+        seconds for the first one (``None``: wait until one comes or :meth:`_interrupt`).
+
+        Return ``[]`` on timeout or after :meth:`_interrupt`; raise
+        :class:`~syncapi.errors.ClosedError` once closed. Only ever called from one
+        thread at a time (the loop's dispatcher), so it may use a thread-unsafe client.
+        """
+
+    def _ack(self, envelope: EnvelopeReader) -> None:  # noqa: B027 - optional hook
+        """Hook: acknowledge ``envelope``. Called from any worker thread."""
+
+    def _nack(self, envelope: EnvelopeReader, requeue: bool) -> None:  # noqa: B027
+        """Hook: negatively acknowledge ``envelope``. Called from any worker thread."""
+
+    def _interrupt(self) -> None:  # noqa: B027
+        """Hook: make a blocked :meth:`_fetch` return soon. Called from any thread, also
+        from a signal handler: it must not block."""
+
+    def _keepalive(self) -> None:  # noqa: B027
+        """Hook: called on the dispatcher thread at least every :attr:`poll_interval`
+        while fetching is paused because callbacks are busy (Kafka keeps its group
+        membership here)."""
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r}{state}>"

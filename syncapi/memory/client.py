@@ -1,0 +1,309 @@
+"""Producer, Consumer, Publisher, Subscriber and envelopes of ``memory://``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .. import core
+from ..errors import ConfigError, MessageTooLarge
+from ..headers import Headers
+from ..servers import ServerURL, resolve_options
+from .bindings import ChannelBindings, OperationBindings
+from .broker import Broker, Message, _Queue, get_broker
+
+__all__ = [
+    "Consumer",
+    "EnvelopeReader",
+    "EnvelopeWriter",
+    "MemoryOptions",
+    "Producer",
+    "Publisher",
+    "Subscriber",
+]
+
+_log = logging.getLogger("syncapi.memory")
+
+CAPABILITIES = core.Capabilities(
+    ordered=True,
+    persistent=True,
+    consumer_groups=True,
+    headers=True,
+    redelivery=True,
+    brokerless=False,
+    reliable=True,
+    max_payload=64 * 1024 * 1024,
+)
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """Options of ``memory://NAME?option=value`` (keyword arguments win over the URL).
+
+    Attributes:
+        max_queue: messages a queue holds at most; a send waits while a queue it must
+            reach is full.
+        send_timeout: seconds a send waits for room at most (``None``: as long as it
+            takes); ``send(timeout=...)`` overrides it per call.
+        max_message_size: the largest payload accepted, in bytes.
+        max_deliveries: deliveries of one message at most; a message nacked that often is
+            dead-lettered (or dropped with an ERROR log). ``None``: no limit.
+        dead_letter: a channel of the same broker that receives rejected and exhausted
+            messages (with headers ``x-death-reason`` and ``x-original-channel``).
+        group: the consumer group of the subscribers a consumer makes: they share one
+            queue, which outlives them. ``None``: each subscriber has its own queue.
+    """
+
+    max_queue: int = 10_000
+    send_timeout: float | None = None
+    max_message_size: int = 64 * 1024 * 1024
+    max_deliveries: int | None = 10
+    dead_letter: str | None = None
+    group: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_queue", "max_message_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"option {name!r} must be >= 1, got {getattr(self, name)}")
+        if self.max_deliveries is not None and self.max_deliveries < 1:
+            raise ConfigError(f"option 'max_deliveries' must be >= 1 or None, got {self.max_deliveries}")
+        if self.send_timeout is not None and self.send_timeout < 0:
+            raise ConfigError(f"option 'send_timeout' must be >= 0 or None, got {self.send_timeout}")
+
+
+def _broker_name(url: ServerURL) -> str:
+    if len(url.hosts) > 1 or url.port is not None:
+        raise ConfigError(f"memory URL {url}: name one broker, e.g. 'memory://demo' (no port, no host list)")
+    name = url.host or url.path.strip("/")
+    return name or "default"
+
+
+class _MemoryEndpoint:
+    """Shared set-up of Producer and Consumer: options and the broker."""
+
+    def _setup(self, url: ServerURL, options: dict[str, Any]) -> None:
+        self.options: MemoryOptions = resolve_options(MemoryOptions, url.query, options)
+        self.broker: Broker = get_broker(_broker_name(url))
+
+
+class EnvelopeWriter(core.EnvelopeWriter):
+    """An outgoing ``memory://`` message: payload, headers and content type (no extras)."""
+
+    __slots__ = ()
+
+
+class EnvelopeReader(core.EnvelopeReader):
+    """A received ``memory://`` message.
+
+    Extras: :attr:`seq` (the broker's message number), :attr:`delivery_count`,
+    :attr:`redelivered` and :attr:`timestamp`.
+    """
+
+    __slots__ = ("_count", "_message")
+
+    def __init__(self, message: Message, count: int, subscriber: Subscriber) -> None:
+        super().__init__(
+            message.payload,
+            headers=None,
+            content_type=message.content_type,
+            channel=message.channel,
+            subscriber=subscriber,
+        )
+        self._message = message
+        self._count = count
+
+    @property
+    def headers(self) -> Headers:
+        """The message's headers (a copy of its own: changing them changes nothing else)."""
+        if self._headers is None:
+            src = self._message.headers
+            self._headers = src.copy() if src else Headers()
+        return self._headers
+
+    @property
+    def seq(self) -> int:
+        """The broker's number for this message (increasing in send order)."""
+        return self._message.seq
+
+    @property
+    def delivery_count(self) -> int:
+        """How many times the message was delivered, this time included."""
+        return self._count
+
+    @property
+    def redelivered(self) -> bool:
+        """Whether the message was delivered before (and nacked or left unacked)."""
+        return self._count > 1
+
+    @property
+    def timestamp(self) -> float:
+        """When the message was sent (seconds since the epoch)."""
+        return self._message.timestamp
+
+    @property
+    def identity(self) -> str:
+        """``memory://BROKER/CHANNEL #SEQ`` for logs."""
+        sub = self._subscriber
+        broker = sub.broker.name if isinstance(sub, Subscriber) else "?"
+        return f"memory://{broker}/{self._channel} #{self._message.seq}"
+
+
+class Producer(_MemoryEndpoint, core.Producer):
+    """Sends to an in-process broker: ``memory://NAME`` (see :class:`MemoryOptions`).
+
+    Thread-safe; producers and consumers with the same ``NAME`` share the broker.
+    """
+
+    scheme = "memory"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: ServerURL | str = "memory://default", **options: Any) -> None:
+        core.Producer.__init__(self, url)
+        self._setup(self.url, options)
+
+    def _open_publisher(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Publisher:
+        return Publisher(
+            self,
+            channel,
+            bindings=ChannelBindings.coerce(bindings),
+            operation_bindings=OperationBindings.coerce(operation_bindings),
+        )
+
+
+class Publisher(core.Publisher):
+    """Sends to one channel of a ``memory://`` broker. ``send`` is thread-safe and
+    returns when every envelope is in every queue of the channel."""
+
+    envelope_class = EnvelopeWriter
+
+    def __init__(self, producer: Producer, channel: str, *, bindings: Any, operation_bindings: Any) -> None:
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        self._broker = producer.broker
+        self._options = producer.options
+
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        limit = self._options.max_message_size
+        items: list[tuple[bytes, Headers | None, str | None]] = []
+        for env in envelopes:
+            payload = bytes(env._buf)
+            if len(payload) > limit:
+                raise MessageTooLarge(
+                    f"memory://{self._broker.name}/{self._channel}: payload of {len(payload)} bytes is over "
+                    f"max_message_size ({limit} bytes); nothing of this send was sent",
+                    [(env, "too large")],
+                )
+            headers = env._headers
+            items.append((payload, headers.copy() if headers else None, env._content_type))
+        self._broker.publish(
+            self._channel,
+            items,
+            max_queue=self._options.max_queue,
+            timeout=self._options.send_timeout if timeout is None else timeout,
+        )
+
+
+class Consumer(_MemoryEndpoint, core.Consumer):
+    """Receives from an in-process broker: ``memory://NAME?group=G`` (see
+    :class:`MemoryOptions`). Thread-safe."""
+
+    scheme = "memory"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: ServerURL | str = "memory://default", **options: Any) -> None:
+        core.Consumer.__init__(self, url)
+        self._setup(self.url, options)
+
+    def _open_subscriber(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Subscriber:
+        if "{" in channel:
+            raise ConfigError(
+                f"memory:// subscribes to concrete channels; {channel!r} has a parameter expression "
+                "(pass parameters={...})"
+            )
+        return Subscriber(
+            self,
+            channel,
+            bindings=ChannelBindings.coerce(bindings),
+            operation_bindings=OperationBindings.coerce(operation_bindings),
+        )
+
+
+class Subscriber(core.Subscriber):
+    """Receives from one channel of a ``memory://`` broker, alone or in the consumer's group.
+
+    Messages fetched and not acknowledged when the subscriber closes go back to its queue.
+    """
+
+    default_on_error = "requeue"
+
+    def __init__(self, consumer: Consumer, channel: str, *, bindings: Any, operation_bindings: Any) -> None:
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        self.broker = consumer.broker
+        self._options = consumer.options
+        self._interrupted = False
+        self._unacked: dict[int, tuple[int, int, Message]] = {}
+        self._queue: _Queue = self.broker.attach(channel, consumer.options.group)
+
+    @property
+    def group(self) -> str | None:
+        """The consumer group this subscriber shares its queue with, or ``None``."""
+        return self._options.group
+
+    def _fetch(self, max_messages: int, timeout: float | None) -> list[EnvelopeReader]:
+        got = self.broker.fetch(self._queue, self, max_messages, timeout)
+        unacked = self._unacked
+        out = []
+        for count, msg in got:
+            unacked[msg.seq] = (msg.seq, count, msg)
+            out.append(EnvelopeReader(msg, count, self))
+        return out
+
+    def _ack(self, envelope: core.EnvelopeReader) -> None:
+        assert isinstance(envelope, EnvelopeReader)
+        self._unacked.pop(envelope._message.seq, None)
+
+    def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
+        assert isinstance(envelope, EnvelopeReader)
+        msg = envelope._message
+        if self._unacked.pop(msg.seq, None) is None:
+            return
+        limit = self._options.max_deliveries
+        if requeue and (limit is None or envelope._count < limit):
+            self.broker.requeue(self._queue, envelope._count, msg)
+            return
+        reason = "rejected" if not requeue else f"delivered {envelope._count} times (max_deliveries)"
+        self._dead_letter(msg, reason)
+
+    def _dead_letter(self, msg: Message, reason: str) -> None:
+        target = self._options.dead_letter
+        if target is None:
+            _log.error(
+                "memory://%s/%s #%d %s: dropped (set the dead_letter option to keep such messages)",
+                self.broker.name, msg.channel, msg.seq, reason,
+            )
+            return
+        headers = msg.headers.copy() if msg.headers else Headers()
+        headers["x-death-reason"] = reason
+        headers["x-original-channel"] = msg.channel
+        self.broker.publish(
+            target,
+            [(msg.payload, headers, msg.content_type)],
+            max_queue=self._options.max_queue,
+            timeout=self._options.send_timeout,
+        )
+        _log.warning("memory://%s/%s #%d %s: moved to %r", self.broker.name, msg.channel, msg.seq, reason, target)
+
+    def _interrupt(self) -> None:
+        self._interrupted = True
+        self.broker.wake(self._queue)
+
+    def _close(self) -> None:
+        held = list(self._unacked.values())
+        self._unacked.clear()
+        self.broker.detach(self._queue, held)
+

@@ -1,0 +1,554 @@
+"""Receive loops in threads: the one place syncapi starts, owns and stops threads.
+
+A protocol supplies "fetch the next messages / ack / nack / interrupt" (the hooks of
+:class:`~syncapi.core.Subscriber`); this module turns them into
+
+* :meth:`Subscriber.receive() <syncapi.core.Subscriber.receive>` — the loop on the
+  calling thread, and
+* :meth:`Subscriber.start() <syncapi.core.Subscriber.start>` — the loop in background
+  threads, returned as a :class:`Worker`.
+
+Semantics, the same for every protocol:
+
+* **Acknowledgement** (``ack=``): ``"auto"`` acks when the callback returns
+  (at-least-once); ``"manual"`` leaves it to the callback (``env.ack()``/``env.nack()``,
+  from any thread); ``"before"`` acks before the callback runs (at-most-once).
+* **Errors** (``on_error=``): a callback that raises never ends the loop. The message goes
+  to the policy: ``"requeue"`` (nack, deliver again), ``"reject"`` (nack without requeue:
+  dropped or dead-lettered by the protocol), ``"ack"`` (skip it), ``"stop"`` (requeue it
+  and end the loop, re-raising the error from ``receive``), or a callable
+  ``(env, exc) -> Outcome | str | None`` (``None``: the subscriber's default). The
+  built-in policies log the error with the message's identity and traceback on the
+  ``syncapi.runtime`` logger.
+* **Order**: with ``workers=1`` callbacks run one at a time in arrival order. With more
+  workers, messages that share an :attr:`~syncapi.core.EnvelopeReader.ordering_key` (a
+  Kafka partition) still run one at a time, in order; others run in parallel.
+* **Bounded work**: at most ``max_in_flight`` fetched messages wait or run at once;
+  fetching pauses beyond that (the subscriber's ``_keepalive`` hook runs meanwhile).
+* **Stopping**: :meth:`Worker.stop` or ``Subscriber.close()`` from any thread (or a
+  signal handler) wake a blocked fetch at once through the ``_interrupt`` hook; a
+  ``stop=`` event is checked at least every ``poll_interval`` (0.5 s). Callbacks already
+  running finish (their acks go through); fetched messages no callback has started are
+  nacked for redelivery, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import atexit
+import enum
+import logging
+import queue
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Literal, TypeAlias
+
+from .errors import ClosedError, ConfigError, ReceiveError, SyncapiError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from .core import Callback, EnvelopeReader, Subscriber
+
+__all__ = ["AckMode", "ErrorHandler", "ErrorPolicy", "Outcome", "Worker", "run_inline"]
+
+_log = logging.getLogger("syncapi.runtime")
+
+AckMode = Literal["auto", "manual", "before"]
+"""When a received message is acknowledged: see the module documentation."""
+
+
+class Outcome(str, enum.Enum):
+    """What happens to a message whose callback raised."""
+
+    ACK = "ack"
+    """Acknowledge it anyway (skip the message)."""
+    REQUEUE = "requeue"
+    """Nack it for redelivery."""
+    REJECT = "reject"
+    """Nack it without requeue: the protocol drops or dead-letters it."""
+    STOP = "stop"
+    """Requeue it and end the loop; ``receive`` re-raises the callback's exception."""
+
+
+ErrorHandler: TypeAlias = "Callable[[EnvelopeReader, BaseException], Outcome | str | None]"
+"""A callable ``on_error`` policy: gets the message and the exception, returns an outcome."""
+ErrorPolicy: TypeAlias = "str | Outcome | ErrorHandler"
+"""An ``on_error`` policy: an :class:`Outcome` (or its name) or an :data:`ErrorHandler`."""
+
+_ACK_MODES = ("auto", "manual", "before")
+_MAX_BATCH = 64
+
+
+def _outcome(value: object, *, what: str) -> Outcome:
+    if isinstance(value, Outcome):
+        return value
+    if isinstance(value, str):
+        try:
+            return Outcome(value)
+        except ValueError:
+            pass
+    choices = ", ".join(repr(o.value) for o in Outcome)
+    raise ConfigError(f"{what}: expected one of {choices} or a callable, got {value!r}")
+
+
+def _make_error_handler(policy: ErrorPolicy | None, sub: Subscriber) -> Callable[[EnvelopeReader, BaseException], Outcome]:
+    default = _outcome(sub.default_on_error, what=f"{type(sub).__name__}.default_on_error")
+    if policy is None:
+        policy = default
+    if callable(policy) and not isinstance(policy, str):
+        user = policy
+
+        def handle_with_user(env: EnvelopeReader, exc: BaseException) -> Outcome:
+            try:
+                result = user(env, exc)
+            except Exception:
+                _log.exception("on_error handler failed for %s; using %r", env.identity, default.value)
+                return default
+            if result is None:
+                return default
+            return _outcome(result, what="on_error handler result")
+
+        return handle_with_user
+    fixed = _outcome(policy, what="on_error")
+
+    def handle(env: EnvelopeReader, exc: BaseException) -> Outcome:
+        _log.error(
+            "callback failed for message on %s; %s it",
+            env.identity,
+            {"ack": "acking", "requeue": "requeueing", "reject": "rejecting", "stop": "stopping the loop and requeueing"}[
+                fixed.value
+            ],
+            exc_info=exc,
+        )
+        return fixed
+
+    return handle
+
+
+class _Loop:
+    """One receive loop: a dispatcher (the fetching thread) and, optionally, workers."""
+
+    def __init__(
+        self,
+        sub: Subscriber,
+        callback: Callback,
+        *,
+        workers: int,
+        on_error: ErrorPolicy | None,
+        ack: AckMode,
+        max_in_flight: int | None,
+        user_stop: threading.Event | None = None,
+        deadline: float | None = None,
+        max_messages: int | None = None,
+    ) -> None:
+        if not callable(callback):
+            raise ConfigError(f"callback must be callable, got {type(callback).__name__}")
+        if ack not in _ACK_MODES:
+            raise ConfigError(f"ack must be one of {', '.join(map(repr, _ACK_MODES))}, got {ack!r}")
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+        if max_in_flight is None:
+            max_in_flight = 2 * workers
+        if not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool) or max_in_flight < workers:
+            raise ConfigError(f"max_in_flight must be an integer >= workers ({workers}), got {max_in_flight!r}")
+        if max_messages is not None and max_messages < 1:
+            raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
+        self.sub = sub
+        self.callback = callback
+        self.workers = workers
+        self.ack = ack
+        self.on_error = _make_error_handler(on_error, sub)
+        self.max_in_flight = max_in_flight
+        self.user_stop = user_stop
+        self.deadline = deadline
+        self.max_messages = max_messages
+        self.stop_event = threading.Event()
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+        self.threads: list[threading.Thread] = []
+        self._count_lock = threading.Lock()
+        self.received = 0
+        self.acked = 0
+        self.nacked = 0
+        self.failed = 0
+        self.handled = 0
+        # multi-worker state
+        self._ready: queue.SimpleQueue[EnvelopeReader | None] = queue.SimpleQueue()
+        self._slots = threading.Semaphore(max_in_flight)
+        self._key_lock = threading.Lock()
+        self._active_keys: dict[Hashable, deque[EnvelopeReader]] = {}
+
+    # -- control -----------------------------------------------------------------------
+    def request_stop(self) -> None:
+        """Ask the loop to end (non-blocking, signal-safe) and wake a blocked fetch."""
+        self.stop_event.set()
+        try:
+            self.sub._interrupt()
+        except Exception:  # a broken interrupt must not break stop; the poll interval still works
+            _log.exception("interrupting %r failed", self.sub)
+
+    def wait(self, timeout: float | None) -> bool:
+        """Wait until every thread of the loop has ended; ``False`` on timeout."""
+        if threading.current_thread() in self.threads:
+            return self.done.is_set()  # close() from inside a callback: don't wait for ourselves
+        return self.done.wait(timeout)
+
+    def _should_stop(self) -> bool:
+        if self.stop_event.is_set():
+            return True
+        if self.user_stop is not None and self.user_stop.is_set():
+            return True
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            return True
+        return self.max_messages is not None and self.received >= self.max_messages
+
+    # -- one message -------------------------------------------------------------------
+    def _count(self, name: str) -> None:
+        with self._count_lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def _settle(self, env: EnvelopeReader, outcome: Outcome) -> None:
+        if env._settled:
+            return
+        try:
+            if outcome is Outcome.ACK:
+                env.ack()
+                self._count("acked")
+            else:
+                env.nack(requeue=outcome is not Outcome.REJECT)
+                self._count("nacked")
+        except ClosedError:
+            if not env._settled:
+                raise
+        except Exception:
+            _log.exception("could not %s message on %s", outcome.value, env.identity)
+
+    def _handle(self, env: EnvelopeReader) -> None:
+        ack = self.ack
+        if ack == "before":
+            self._settle(env, Outcome.ACK)
+        try:
+            self.callback(env)
+        except Exception as exc:
+            self._count("failed")
+            if env._settled:
+                _log.error("callback failed for message on %s (already settled)", env.identity, exc_info=exc)
+                return
+            outcome = self.on_error(env, exc)
+            if outcome is Outcome.STOP:
+                self._settle(env, Outcome.REQUEUE)
+                if self.error is None:
+                    self.error = exc
+                self.request_stop()
+            else:
+                self._settle(env, outcome)
+            return
+        self._count("handled")
+        if ack == "auto" and not env._settled:
+            self._settle(env, Outcome.ACK)
+
+    def _requeue(self, envs: list[EnvelopeReader] | deque[EnvelopeReader]) -> None:
+        for env in envs:
+            if not env._settled:
+                self._settle(env, Outcome.REQUEUE)
+
+    # -- the dispatcher ----------------------------------------------------------------
+    def _fetch(self, n: int) -> list[EnvelopeReader]:
+        wait = self.sub.poll_interval
+        if self.deadline is not None:
+            wait = max(0.0, min(wait, self.deadline - time.monotonic()))
+        try:
+            return list(self.sub._fetch(n, wait))
+        except SyncapiError:
+            raise
+        except Exception as exc:
+            raise ReceiveError(f"receiving from {self.sub!r} failed: {exc}") from exc
+
+    def run_dispatcher(self) -> None:
+        """Fetch and dispatch until told to stop; runs on the loop's first thread."""
+        try:
+            if self.workers == 1:
+                self._dispatch_inline()
+            else:
+                self._dispatch_to_workers()
+        except ClosedError:
+            pass
+        except BaseException as exc:
+            if self.error is None:
+                self.error = exc
+            if not isinstance(exc, Exception):
+                raise
+            _log.error("receive loop on %r ended by an error", self.sub, exc_info=exc)
+        finally:
+            self.stop_event.set()
+            if self.workers > 1:
+                for _ in range(self.workers):
+                    self._ready.put(None)
+
+    def _dispatch_inline(self) -> None:
+        while not self._should_stop():
+            n = _MAX_BATCH
+            if self.max_messages is not None:
+                n = min(n, self.max_messages - self.received)
+            batch = self._fetch(n)
+            for i, env in enumerate(batch):
+                if self._should_stop():
+                    self._requeue(batch[i:])
+                    break
+                self.received += 1
+                self._handle(env)
+
+    def _take_slots(self) -> int:
+        """Block until at least one in-flight slot is free; take up to a batch of them."""
+        while not self._slots.acquire(timeout=self.sub.poll_interval):
+            if self._should_stop():
+                return 0
+            try:
+                self.sub._keepalive()
+            except Exception:
+                _log.exception("keepalive of %r failed", self.sub)
+        taken = 1
+        while taken < _MAX_BATCH and self._slots.acquire(blocking=False):
+            taken += 1
+        return taken
+
+    def _dispatch_to_workers(self) -> None:
+        while not self._should_stop():
+            slots = self._take_slots()
+            if not slots:
+                break
+            batch = self._fetch(slots)
+            for _ in range(slots - len(batch)):
+                self._slots.release()
+            for env in batch:
+                self.received += 1
+                key = env.ordering_key
+                if key is not None:
+                    with self._key_lock:
+                        pending = self._active_keys.get(key)
+                        if pending is not None:
+                            pending.append(env)
+                            continue
+                        self._active_keys[key] = deque()
+                self._ready.put(env)
+
+    # -- workers -----------------------------------------------------------------------
+    def run_worker(self) -> None:
+        """Run callbacks from the ready queue until the end-of-loop marker arrives."""
+        ready = self._ready
+        while True:
+            env = ready.get()
+            if env is None:
+                return
+            self._work(env)
+
+    def _work(self, first: EnvelopeReader) -> None:
+        env: EnvelopeReader | None = first
+        while env is not None:
+            try:
+                if self.stop_event.is_set():
+                    self._requeue([env])
+                else:
+                    self._handle(env)
+            except BaseException as exc:  # pragma: no cover - _handle catches Exception
+                if self.error is None:
+                    self.error = exc
+                self.request_stop()
+            finally:
+                self._slots.release()
+            key = env.ordering_key
+            if key is None:
+                return
+            with self._key_lock:
+                pending = self._active_keys[key]
+                if pending:
+                    env = pending.popleft()
+                else:
+                    del self._active_keys[key]
+                    env = None
+
+
+def run_inline(
+    sub: Subscriber,
+    callback: Callback,
+    *,
+    stop: threading.Event | None,
+    timeout: float | None,
+    on_error: ErrorPolicy | None,
+    ack: AckMode,
+    max_messages: int | None,
+) -> int:
+    """Run one receive loop on the calling thread (``Subscriber.receive``)."""
+    if timeout is not None and timeout < 0:
+        raise ConfigError(f"timeout must be >= 0 or None, got {timeout!r}")
+    deadline = None if timeout is None else time.monotonic() + timeout
+    loop = _Loop(
+        sub,
+        callback,
+        workers=1,
+        on_error=on_error,
+        ack=ack,
+        max_in_flight=None,
+        user_stop=stop,
+        deadline=deadline,
+        max_messages=max_messages,
+    )
+    loop.threads.append(threading.current_thread())
+    sub._register_loop(loop)
+    try:
+        loop.run_dispatcher()
+    finally:
+        loop.done.set()
+        sub._unregister_loop(loop)
+    if loop.error is not None:
+        raise loop.error
+    return loop.handled + loop.failed
+
+
+_live_workers: weakref.WeakSet[Worker] = weakref.WeakSet()
+
+
+class Worker:
+    """A receive loop running in background threads (made by ``Subscriber.start``).
+
+    One dispatcher thread fetches; with ``workers > 1``, that many worker threads run the
+    callbacks. All are daemon threads named after the channel, and all end on
+    :meth:`stop`, on ``Subscriber.close()``, and (gracefully, within 5 s) at interpreter
+    exit.
+
+    Counters (read them any time): :attr:`received`, :attr:`acked`, :attr:`nacked`,
+    :attr:`failed`, :attr:`handled`.
+    """
+
+    def __init__(
+        self,
+        sub: Subscriber,
+        callback: Callback,
+        *,
+        workers: int = 1,
+        on_error: ErrorPolicy | None = None,
+        ack: AckMode = "auto",
+        max_in_flight: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        self._loop = _Loop(
+            sub, callback, workers=workers, on_error=on_error, ack=ack, max_in_flight=max_in_flight
+        )
+        self.name = name or f"syncapi[{sub.channel}]"
+        sub._register_loop(self._loop)
+        loop = self._loop
+        threads = [threading.Thread(target=self._run_dispatcher, name=f"{self.name}-fetch", daemon=True)]
+        if workers > 1:
+            threads += [
+                threading.Thread(target=self._run_worker, name=f"{self.name}-worker-{i}", daemon=True)
+                for i in range(workers)
+            ]
+        loop.threads.extend(threads)
+        self._running = len(threads)
+        self._running_lock = threading.Lock()
+        _live_workers.add(self)
+        for thread in threads:
+            thread.start()
+
+    def _thread_ended(self) -> None:
+        with self._running_lock:
+            self._running -= 1
+            last = self._running == 0
+        if last:
+            self._loop.sub._unregister_loop(self._loop)
+            self._loop.done.set()
+
+    def _run_dispatcher(self) -> None:
+        try:
+            self._loop.run_dispatcher()
+        finally:
+            self._thread_ended()
+
+    def _run_worker(self) -> None:
+        try:
+            self._loop.run_worker()
+        finally:
+            self._thread_ended()
+
+    # -- public API --------------------------------------------------------------------
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Stop the loop gracefully and wait up to ``timeout`` seconds for its threads.
+
+        In-flight callbacks finish and are acked; fetched messages not yet started are
+        nacked for redelivery. Returns ``True`` when every thread has ended. Safe from any
+        thread, from a signal handler and from inside a callback (which does not wait
+        for itself).
+        """
+        self._loop.request_stop()
+        return self._loop.wait(timeout)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the loop to end; ``True`` if it has."""
+        return self._loop.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        """Whether any thread of the loop is still running."""
+        return not self._loop.done.is_set()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The error that ended the loop (a fetch failure, or a callback error under
+        ``on_error="stop"``), or ``None``."""
+        return self._loop.error
+
+    @property
+    def received(self) -> int:
+        """Messages fetched so far."""
+        return self._loop.received
+
+    @property
+    def handled(self) -> int:
+        """Callbacks that returned without raising."""
+        return self._loop.handled
+
+    @property
+    def acked(self) -> int:
+        """Messages the loop acknowledged."""
+        return self._loop.acked
+
+    @property
+    def nacked(self) -> int:
+        """Messages the loop nacked (requeued or rejected)."""
+        return self._loop.nacked
+
+    @property
+    def failed(self) -> int:
+        """Callbacks that raised."""
+        return self._loop.failed
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "alive" if self.alive else "stopped"
+        return (
+            f"<Worker {self.name} {state} received={self.received} acked={self.acked} "
+            f"failed={self.failed}>"
+        )
+
+
+@atexit.register
+def _stop_live_workers() -> None:
+    workers = list(_live_workers)
+    for worker in workers:
+        worker._loop.request_stop()
+    deadline = time.monotonic() + 5.0
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()))
