@@ -68,7 +68,9 @@ def _to_bytes(data: object, what: str = "payload") -> bytes:
         return bytes(data)
     if isinstance(data, str):
         return data.encode("utf-8")
-    raise ConfigError(f"{what} must be bytes, bytearray, memoryview or str, got {type(data).__name__}")
+    raise ConfigError(
+        f"{what} must be bytes, bytearray, memoryview or str, got {type(data).__name__}"
+    )
 
 
 @dataclass(frozen=True)
@@ -265,7 +267,15 @@ class EnvelopeReader:
     raises :class:`~syncapi.errors.ClosedError`.
     """
 
-    __slots__ = ("_channel", "_content_type", "_headers", "_payload", "_pos", "_settled", "_subscriber")
+    __slots__ = (
+        "_channel",
+        "_content_type",
+        "_headers",
+        "_payload",
+        "_pos",
+        "_settled",
+        "_subscriber",
+    )
 
     def __init__(
         self,
@@ -520,7 +530,9 @@ class Publisher(Closable, ABC):
     envelope_class: ClassVar[type[EnvelopeWriter]] = EnvelopeWriter
     """The protocol's envelope writer type, made by :meth:`envelope`."""
 
-    def __init__(self, channel: str, *, bindings: Any = None, operation_bindings: Any = None) -> None:
+    def __init__(
+        self, channel: str, *, bindings: Any = None, operation_bindings: Any = None
+    ) -> None:
         super().__init__()
         self._channel = channel
         self._bindings = bindings
@@ -550,7 +562,9 @@ class Publisher(Closable, ABC):
         bindings: Any = None,
     ) -> EnvelopeWriter:
         """Make a new envelope of this protocol's type."""
-        return self.envelope_class(payload, headers=headers, content_type=content_type, bindings=bindings)
+        return self.envelope_class(
+            payload, headers=headers, content_type=content_type, bindings=bindings
+        )
 
     def send(self, *envelopes: EnvelopeWriter | Payload, timeout: float | None = None) -> None:
         """Send one or more envelopes and wait until the server accepted all of them.
@@ -590,7 +604,7 @@ class Publisher(Closable, ABC):
     def _send(self, envelopes: Sequence[EnvelopeWriter], timeout: float | None) -> None:
         """Hook: send the envelopes and wait for the server's acceptance."""
 
-    def flush(self, timeout: float | None = None) -> None:  # noqa: B027 - optional hook
+    def flush(self, timeout: float | None = None) -> None:
         """Wait until everything sent is delivered to the server (a no-op where ``send``
         already waits, which is every built-in protocol)."""
 
@@ -635,7 +649,9 @@ class Subscriber(Closable, ABC):
     """The ``on_error`` policy used when none is given (protocols without redelivery use
     ``"reject"``)."""
 
-    def __init__(self, channel: str, *, bindings: Any = None, operation_bindings: Any = None) -> None:
+    def __init__(
+        self, channel: str, *, bindings: Any = None, operation_bindings: Any = None
+    ) -> None:
         super().__init__()
         self._channel = channel
         self._bindings = bindings
@@ -796,17 +812,17 @@ class Subscriber(Closable, ABC):
         thread at a time (the loop's dispatcher), so it may use a thread-unsafe client.
         """
 
-    def _ack(self, envelope: EnvelopeReader) -> None:  # noqa: B027 - optional hook
+    def _ack(self, envelope: EnvelopeReader) -> None:
         """Hook: acknowledge ``envelope``. Called from any worker thread."""
 
-    def _nack(self, envelope: EnvelopeReader, requeue: bool) -> None:  # noqa: B027
+    def _nack(self, envelope: EnvelopeReader, requeue: bool) -> None:
         """Hook: negatively acknowledge ``envelope``. Called from any worker thread."""
 
-    def _interrupt(self) -> None:  # noqa: B027
+    def _interrupt(self) -> None:
         """Hook: make a blocked :meth:`_fetch` return soon. Called from any thread, also
         from a signal handler: it must not block."""
 
-    def _keepalive(self) -> None:  # noqa: B027
+    def _keepalive(self) -> None:
         """Hook: called on the dispatcher thread at least every :attr:`poll_interval`
         while fetching is paused because callbacks are busy (Kafka keeps its group
         membership here)."""

@@ -18,16 +18,16 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
-    "SyncapiError",
-    "ConfigError",
-    "ProtocolNotFound",
-    "ConnectError",
-    "SendError",
-    "MessageTooLarge",
-    "ReceiveError",
-    "DecodeError",
-    "TimeoutError",
     "ClosedError",
+    "ConfigError",
+    "ConnectError",
+    "DecodeError",
+    "MessageTooLarge",
+    "ProtocolNotFound",
+    "ReceiveError",
+    "SendError",
+    "SyncapiError",
+    "TimeoutError",
 ]
 
 
@@ -71,7 +71,9 @@ class SendError(SyncapiError):
             failed; envelopes not listed were accepted.
     """
 
-    def __init__(self, message: str, failures: Sequence[tuple[Any, BaseException | str]] = ()) -> None:
+    def __init__(
+        self, message: str, failures: Sequence[tuple[Any, BaseException | str]] = ()
+    ) -> None:
         super().__init__(message)
         self.failures: list[tuple[Any, BaseException | str]] = list(failures)
 

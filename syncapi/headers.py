@@ -194,7 +194,7 @@ class Headers(MutableMapping[str, "str | bytes"]):
 
         Values are decoded as UTF-8 ``str`` unless :data:`BINARY_HEADERS` names them (or
         they are not valid UTF-8, in which case they stay ``bytes``). A ``None`` value
-        (Kafka allows it) reads back as ``b""``.
+        (Kafka allows it) reads back as an empty value.
         """
         raw: dict[str, bytes] = {}
         binary: set[str] = set()
@@ -235,7 +235,9 @@ class Headers(MutableMapping[str, "str | bytes"]):
         for name, value in data.items():
             if isinstance(value, str):
                 headers._data[name] = value
-            elif isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str):
+            elif (
+                isinstance(value, dict) and set(value) == {"b64"} and isinstance(value["b64"], str)
+            ):
                 try:
                     headers._data[name] = base64.b64decode(value["b64"], validate=True)
                 except ValueError as exc:
@@ -246,7 +248,9 @@ class Headers(MutableMapping[str, "str | bytes"]):
 
 
 # -- the embed framing ---------------------------------------------------------------------
-def embed(headers: Mapping[str, str | bytes] | None, content_type: str | None, payload: bytes) -> bytes:
+def embed(
+    headers: Mapping[str, str | bytes] | None, content_type: str | None, payload: bytes
+) -> bytes:
     """Frame ``headers``, ``content_type`` and ``payload`` into one message body.
 
     Layout (all integers big-endian)::
@@ -284,12 +288,18 @@ def extract(data: bytes) -> tuple[Headers, str | None, bytes]:
     if not is_embedded(data):
         return Headers(), None, data
     if len(data) < _EMBED_HEAD.size:
-        raise DecodeError(f"embedded frame truncated: {len(data)} bytes, header needs {_EMBED_HEAD.size}")
+        raise DecodeError(
+            f"embedded frame truncated: {len(data)} bytes, header needs {_EMBED_HEAD.size}"
+        )
     _, version, size = _EMBED_HEAD.unpack_from(data)
     if version != _EMBED_VERSION:
-        raise DecodeError(f"embedded frame version {version} is not supported (expected {_EMBED_VERSION})")
+        raise DecodeError(
+            f"embedded frame version {version} is not supported (expected {_EMBED_VERSION})"
+        )
     if size > _MAX_META or _EMBED_HEAD.size + size > len(data):
-        raise DecodeError(f"embedded frame meta block of {size} bytes does not fit the {len(data)}-byte message")
+        raise DecodeError(
+            f"embedded frame meta block of {size} bytes does not fit the {len(data)}-byte message"
+        )
     start = _EMBED_HEAD.size
     try:
         meta = json.loads(data[start : start + size].decode("utf-8"))

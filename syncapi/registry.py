@@ -84,7 +84,9 @@ class Protocol:
                     "(lowercase letter first, then letters, digits, '+', '-', '.')"
                 )
         if not callable(self.producer) or not callable(self.consumer):
-            raise ConfigError(f"protocol {self.name!r}: producer and consumer must be classes or callables")
+            raise ConfigError(
+                f"protocol {self.name!r}: producer and consumer must be classes or callables"
+            )
 
 
 _lock = threading.RLock()
@@ -100,7 +102,9 @@ def register_protocol(protocol: Protocol, *, replace: bool = False) -> Protocol:
         ConfigError: a scheme is already registered and ``replace`` is false.
     """
     if not isinstance(protocol, Protocol):
-        raise ConfigError(f"register_protocol() takes a syncapi.Protocol, got {type(protocol).__name__}")
+        raise ConfigError(
+            f"register_protocol() takes a syncapi.Protocol, got {type(protocol).__name__}"
+        )
     with _lock:
         if not replace:
             taken = [s for s in protocol.schemes if s in _registered]
@@ -124,7 +128,12 @@ def unregister_protocol(scheme: str) -> None:
 
 def _with_source(protocol: Protocol, source: str) -> Protocol:
     clone = Protocol(
-        protocol.name, protocol.producer, protocol.consumer, protocol.schemes, protocol.description, source
+        protocol.name,
+        protocol.producer,
+        protocol.consumer,
+        protocol.schemes,
+        protocol.description,
+        source,
     )
     return clone
 
@@ -158,7 +167,9 @@ def _load_target(target: Any, scheme: str, source: str, extra: str | None = None
             obj = getattr(importlib.import_module(module_name), attr)
     except ImportError as exc:
         hint = f"; install it with: pip install 'syncapi[{extra}]'" if extra else ""
-        raise ConfigError(f"protocol for scheme {scheme!r} could not be loaded ({exc}){hint}") from exc
+        raise ConfigError(
+            f"protocol for scheme {scheme!r} could not be loaded ({exc}){hint}"
+        ) from exc
     if not isinstance(obj, Protocol) and callable(obj):
         obj = obj()
     if not isinstance(obj, Protocol):

@@ -94,7 +94,9 @@ def _outcome(value: object, *, what: str) -> Outcome:
     raise ConfigError(f"{what}: expected one of {choices} or a callable, got {value!r}")
 
 
-def _make_error_handler(policy: ErrorPolicy | None, sub: Subscriber) -> Callable[[EnvelopeReader, BaseException], Outcome]:
+def _make_error_handler(
+    policy: ErrorPolicy | None, sub: Subscriber
+) -> Callable[[EnvelopeReader, BaseException], Outcome]:
     default = _outcome(sub.default_on_error, what=f"{type(sub).__name__}.default_on_error")
     if policy is None:
         policy = default
@@ -105,7 +107,9 @@ def _make_error_handler(policy: ErrorPolicy | None, sub: Subscriber) -> Callable
             try:
                 result = user(env, exc)
             except Exception:
-                _log.exception("on_error handler failed for %s; using %r", env.identity, default.value)
+                _log.exception(
+                    "on_error handler failed for %s; using %r", env.identity, default.value
+                )
                 return default
             if result is None:
                 return default
@@ -118,9 +122,12 @@ def _make_error_handler(policy: ErrorPolicy | None, sub: Subscriber) -> Callable
         _log.error(
             "callback failed for message on %s; %s it",
             env.identity,
-            {"ack": "acking", "requeue": "requeueing", "reject": "rejecting", "stop": "stopping the loop and requeueing"}[
-                fixed.value
-            ],
+            {
+                "ack": "acking",
+                "requeue": "requeueing",
+                "reject": "rejecting",
+                "stop": "stopping the loop and requeueing",
+            }[fixed.value],
             exc_info=exc,
         )
         return fixed
@@ -152,8 +159,14 @@ class _Loop:
             raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
         if max_in_flight is None:
             max_in_flight = 2 * workers
-        if not isinstance(max_in_flight, int) or isinstance(max_in_flight, bool) or max_in_flight < workers:
-            raise ConfigError(f"max_in_flight must be an integer >= workers ({workers}), got {max_in_flight!r}")
+        if (
+            not isinstance(max_in_flight, int)
+            or isinstance(max_in_flight, bool)
+            or max_in_flight < workers
+        ):
+            raise ConfigError(
+                f"max_in_flight must be an integer >= workers ({workers}), got {max_in_flight!r}"
+            )
         if max_messages is not None and max_messages < 1:
             raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
         self.sub = sub
@@ -235,7 +248,11 @@ class _Loop:
         except Exception as exc:
             self._count("failed")
             if env._settled:
-                _log.error("callback failed for message on %s (already settled)", env.identity, exc_info=exc)
+                _log.error(
+                    "callback failed for message on %s (already settled)",
+                    env.identity,
+                    exc_info=exc,
+                )
                 return
             outcome = self.on_error(env, exc)
             if outcome is Outcome.STOP:
@@ -440,10 +457,14 @@ class Worker:
         self.name = name or f"syncapi[{sub.channel}]"
         sub._register_loop(self._loop)
         loop = self._loop
-        threads = [threading.Thread(target=self._run_dispatcher, name=f"{self.name}-fetch", daemon=True)]
+        threads = [
+            threading.Thread(target=self._run_dispatcher, name=f"{self.name}-fetch", daemon=True)
+        ]
         if workers > 1:
             threads += [
-                threading.Thread(target=self._run_worker, name=f"{self.name}-worker-{i}", daemon=True)
+                threading.Thread(
+                    target=self._run_worker, name=f"{self.name}-worker-{i}", daemon=True
+                )
                 for i in range(workers)
             ]
         loop.threads.extend(threads)

@@ -47,7 +47,12 @@ class Message:
     __slots__ = ("channel", "content_type", "headers", "payload", "seq", "timestamp")
 
     def __init__(
-        self, seq: int, channel: str, payload: bytes, headers: Headers | None, content_type: str | None
+        self,
+        seq: int,
+        channel: str,
+        payload: bytes,
+        headers: Headers | None,
+        content_type: str | None,
     ) -> None:
         self.seq = seq
         self.channel = channel
@@ -184,7 +189,10 @@ class Broker:
                 if len(q):
                     _log.debug(
                         "memory://%s/%s: %d messages of closed subscriber queue %s discarded",
-                        self.name, ch.name, len(q), q.name,
+                        self.name,
+                        ch.name,
+                        len(q),
+                        q.name,
                     )
                 if self._full_waiters:
                     self._not_full.notify_all()

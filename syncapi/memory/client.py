@@ -68,14 +68,20 @@ class MemoryOptions:
             if getattr(self, name) < 1:
                 raise ConfigError(f"option {name!r} must be >= 1, got {getattr(self, name)}")
         if self.max_deliveries is not None and self.max_deliveries < 1:
-            raise ConfigError(f"option 'max_deliveries' must be >= 1 or None, got {self.max_deliveries}")
+            raise ConfigError(
+                f"option 'max_deliveries' must be >= 1 or None, got {self.max_deliveries}"
+            )
         if self.send_timeout is not None and self.send_timeout < 0:
-            raise ConfigError(f"option 'send_timeout' must be >= 0 or None, got {self.send_timeout}")
+            raise ConfigError(
+                f"option 'send_timeout' must be >= 0 or None, got {self.send_timeout}"
+            )
 
 
 def _broker_name(url: ServerURL) -> str:
     if len(url.hosts) > 1 or url.port is not None:
-        raise ConfigError(f"memory URL {url}: name one broker, e.g. 'memory://demo' (no port, no host list)")
+        raise ConfigError(
+            f"memory URL {url}: name one broker, e.g. 'memory://demo' (no port, no host list)"
+        )
     name = url.host or url.path.strip("/")
     return name or "default"
 
@@ -180,7 +186,9 @@ class Publisher(core.Publisher):
 
     envelope_class = EnvelopeWriter
 
-    def __init__(self, producer: Producer, channel: str, *, bindings: Any, operation_bindings: Any) -> None:
+    def __init__(
+        self, producer: Producer, channel: str, *, bindings: Any, operation_bindings: Any
+    ) -> None:
         super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self._broker = producer.broker
         self._options = producer.options
@@ -241,7 +249,9 @@ class Subscriber(core.Subscriber):
 
     default_on_error = "requeue"
 
-    def __init__(self, consumer: Consumer, channel: str, *, bindings: Any, operation_bindings: Any) -> None:
+    def __init__(
+        self, consumer: Consumer, channel: str, *, bindings: Any, operation_bindings: Any
+    ) -> None:
         super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self.broker = consumer.broker
         self._options = consumer.options
@@ -276,7 +286,9 @@ class Subscriber(core.Subscriber):
         if requeue and (limit is None or envelope._count < limit):
             self.broker.requeue(self._queue, envelope._count, msg)
             return
-        reason = "rejected" if not requeue else f"delivered {envelope._count} times (max_deliveries)"
+        reason = (
+            "rejected" if not requeue else f"delivered {envelope._count} times (max_deliveries)"
+        )
         self._dead_letter(msg, reason)
 
     def _dead_letter(self, msg: Message, reason: str) -> None:
@@ -284,7 +296,10 @@ class Subscriber(core.Subscriber):
         if target is None:
             _log.error(
                 "memory://%s/%s #%d %s: dropped (set the dead_letter option to keep such messages)",
-                self.broker.name, msg.channel, msg.seq, reason,
+                self.broker.name,
+                msg.channel,
+                msg.seq,
+                reason,
             )
             return
         headers = msg.headers.copy() if msg.headers else Headers()
@@ -296,7 +311,14 @@ class Subscriber(core.Subscriber):
             max_queue=self._options.max_queue,
             timeout=self._options.send_timeout,
         )
-        _log.warning("memory://%s/%s #%d %s: moved to %r", self.broker.name, msg.channel, msg.seq, reason, target)
+        _log.warning(
+            "memory://%s/%s #%d %s: moved to %r",
+            self.broker.name,
+            msg.channel,
+            msg.seq,
+            reason,
+            target,
+        )
 
     def _interrupt(self) -> None:
         self._interrupted = True
@@ -306,4 +328,3 @@ class Subscriber(core.Subscriber):
         held = list(self._unacked.values())
         self._unacked.clear()
         self.broker.detach(self._queue, held)
-

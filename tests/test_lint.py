@@ -1,0 +1,35 @@
+"""ruff and mypy are part of the test run: the package must stay lint- and type-clean."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600)
+
+
+def test_ruff_check() -> None:
+    if shutil.which("ruff") is None:
+        pytest.fail("ruff is not installed: pip install -e '.[test]'")
+    result = _run("ruff", "check", "syncapi", "tests", "examples")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format() -> None:
+    if shutil.which("ruff") is None:
+        pytest.fail("ruff is not installed: pip install -e '.[test]'")
+    result = _run("ruff", "format", "--check", "syncapi", "tests", "examples")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_on_the_package() -> None:
+    result = _run(sys.executable, "-m", "mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
