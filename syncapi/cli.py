@@ -37,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--version", action="version", version=f"syncapi {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("protocols", help="list the URL schemes syncapi knows and where they come from")
+    commands.add_parser(
+        "protocols", help="list the URL schemes syncapi knows and where they come from"
+    )
     args = parser.parse_args(argv)
     if args.command == "protocols":
         return _protocols()

@@ -34,7 +34,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .errors import ClosedError, ConfigError
+from .errors import ClosedError, ConfigError, ReceiveError, SyncapiError
 from .headers import Headers, HeadersLike
 
 if TYPE_CHECKING:
@@ -170,7 +170,9 @@ class EnvelopeWriter:
         content_type: str | None = None,
         bindings: Any = None,
     ) -> None:
-        self._buf = bytearray(_to_bytes(payload))
+        # bytes until the first write(), so that building and sending an envelope from
+        # a bytes payload copies nothing; a bytearray once it is appended to
+        self._buf: bytes | bytearray = payload if type(payload) is bytes else _to_bytes(payload)
         self._pos = 0
         self._headers: Headers | None = Headers.of(headers) if headers else None
         self._content_type: str | None = None
@@ -182,6 +184,8 @@ class EnvelopeWriter:
     def write(self, data: Payload) -> int:
         """Append ``data`` to the payload; return the number of bytes written."""
         chunk = _to_bytes(data, "data")
+        if type(self._buf) is bytes:
+            self._buf = bytearray(self._buf)
         self._buf += chunk
         return len(chunk)
 
@@ -201,7 +205,7 @@ class EnvelopeWriter:
 
     def reset_payload(self) -> None:
         """Empty the payload (headers, content type and extras are kept)."""
-        self._buf.clear()
+        self._buf = b""
         self._pos = 0
 
     def set_headers(self, headers: HeadersLike | None) -> None:
@@ -221,7 +225,8 @@ class EnvelopeWriter:
     @property
     def payload(self) -> bytes:
         """The whole payload as ``bytes``."""
-        return bytes(self._buf)
+        buf = self._buf
+        return buf if type(buf) is bytes else bytes(buf)
 
     @property
     def headers(self) -> Headers:
@@ -562,6 +567,8 @@ class Publisher(Closable, ABC):
         bindings: Any = None,
     ) -> EnvelopeWriter:
         """Make a new envelope of this protocol's type."""
+        if headers is None and content_type is None and bindings is None:
+            return self.envelope_class(payload)  # keyword passing costs, and this is hot
         return self.envelope_class(
             payload, headers=headers, content_type=content_type, bindings=bindings
         )
@@ -584,9 +591,12 @@ class Publisher(Closable, ABC):
         """
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
+        cls = self.envelope_class
+        if len(envelopes) == 1 and type(envelopes[0]) is cls:
+            self._send(envelopes, timeout)  # type: ignore[arg-type]  # checked just above
+            return
         if not envelopes:
             return
-        cls = self.envelope_class
         items: list[EnvelopeWriter] = []
         for env in envelopes:
             if isinstance(env, cls):
@@ -685,7 +695,8 @@ class Subscriber(Closable, ABC):
         ack: AckMode = "auto",
         max_messages: int | None = None,
     ) -> int:
-        """Run the receive loop on this thread; return how many messages were handled.
+        """Run the receive loop on this thread; return how many messages it ran the callback
+        for (those whose callback raised included).
 
         Blocks until ``stop`` is set, ``timeout`` seconds have passed, ``max_messages``
         were handled, or the subscriber is closed (from another thread). None of those is
@@ -741,8 +752,9 @@ class Subscriber(Closable, ABC):
             on_error: as for :meth:`receive`.
             ack: as for :meth:`receive`.
             max_in_flight: how many fetched messages may wait or run at once (default
-                ``2 * workers``); fetching pauses beyond it, so slow callbacks never make
-                a queue grow without bound.
+                ``max(32, 2 * workers)``); fetching pauses beyond it, so slow callbacks
+                never make a queue grow without bound. It is also the largest batch one
+                fetch takes (the prefetch, in AMQP words).
             name: a name for the threads (default from the channel).
         """
         from .runtime import Worker
@@ -768,7 +780,16 @@ class Subscriber(Closable, ABC):
         self._check_open()
         if max_messages < 1:
             raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
-        return list(self._fetch(max_messages, timeout))
+        return self._fetch_wrapped(max_messages, timeout)
+
+    def _fetch_wrapped(self, max_messages: int, timeout: float | None) -> list[EnvelopeReader]:
+        """:meth:`_fetch`, with any non-syncapi error turned into a :class:`ReceiveError`."""
+        try:
+            return list(self._fetch(max_messages, timeout))
+        except SyncapiError:
+            raise
+        except Exception as exc:
+            raise ReceiveError(f"receiving from {self!r} failed: {exc}") from exc
 
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop every loop on this subscriber and release it.
@@ -820,7 +841,8 @@ class Subscriber(Closable, ABC):
 
     def _interrupt(self) -> None:
         """Hook: make a blocked :meth:`_fetch` return soon. Called from any thread, also
-        from a signal handler: it must not block."""
+        from a signal handler: it must not block for long (a bounded lock wait of a few
+        milliseconds at most) and must never wait for the fetching thread."""
 
     def _keepalive(self) -> None:
         """Hook: called on the dispatcher thread at least every :attr:`poll_interval`

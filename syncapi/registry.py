@@ -159,19 +159,28 @@ def refresh_entry_points() -> None:
 
 
 def _load_target(target: Any, scheme: str, source: str, extra: str | None = None) -> Protocol:
+    """Import what ``target`` names and return it as a :class:`Protocol`.
+
+    Any failure — a missing library, a broken package, a factory that raises, an object
+    that is not a Protocol — becomes a :class:`ConfigError` naming the scheme and source.
+    """
     try:
         if isinstance(target, metadata.EntryPoint):
             obj = target.load()
         else:
             module_name, _, attr = str(target).partition(":")
             obj = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(obj, Protocol) and callable(obj):
+            obj = obj()
     except ImportError as exc:
         hint = f"; install it with: pip install 'syncapi[{extra}]'" if extra else ""
         raise ConfigError(
             f"protocol for scheme {scheme!r} could not be loaded ({exc}){hint}"
         ) from exc
-    if not isinstance(obj, Protocol) and callable(obj):
-        obj = obj()
+    except Exception as exc:
+        raise ConfigError(
+            f"{source} for scheme {scheme!r} failed to load: {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(obj, Protocol):
         raise ConfigError(f"{source} for scheme {scheme!r} is not a syncapi.Protocol: {obj!r}")
     return _with_source(obj, source)

@@ -45,7 +45,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
-from .errors import ClosedError, ConfigError, ReceiveError, SyncapiError
+from .errors import ClosedError, ConfigError
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -80,6 +80,7 @@ ErrorPolicy: TypeAlias = "str | Outcome | ErrorHandler"
 
 _ACK_MODES = ("auto", "manual", "before")
 _MAX_BATCH = 64
+_DEFAULT_IN_FLIGHT = 32
 
 
 def _outcome(value: object, *, what: str) -> Outcome:
@@ -158,7 +159,7 @@ class _Loop:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
         if max_in_flight is None:
-            max_in_flight = 2 * workers
+            max_in_flight = max(2 * workers, _DEFAULT_IN_FLIGHT)
         if (
             not isinstance(max_in_flight, int)
             or isinstance(max_in_flight, bool)
@@ -182,7 +183,7 @@ class _Loop:
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.threads: list[threading.Thread] = []
-        self._count_lock = threading.Lock()
+        self._count_lock: threading.Lock | None = threading.Lock() if workers > 1 else None
         self.received = 0
         self.acked = 0
         self.nacked = 0
@@ -219,9 +220,18 @@ class _Loop:
         return self.max_messages is not None and self.received >= self.max_messages
 
     # -- one message -------------------------------------------------------------------
-    def _count(self, name: str) -> None:
+    def _add(self, handled: int = 0, acked: int = 0, nacked: int = 0, failed: int = 0) -> None:
+        if self._count_lock is None:  # one thread runs every callback: no lock needed
+            self.handled += handled
+            self.acked += acked
+            self.nacked += nacked
+            self.failed += failed
+            return
         with self._count_lock:
-            setattr(self, name, getattr(self, name) + 1)
+            self.handled += handled
+            self.acked += acked
+            self.nacked += nacked
+            self.failed += failed
 
     def _settle(self, env: EnvelopeReader, outcome: Outcome) -> None:
         if env._settled:
@@ -229,10 +239,10 @@ class _Loop:
         try:
             if outcome is Outcome.ACK:
                 env.ack()
-                self._count("acked")
+                self._add(acked=1)
             else:
                 env.nack(requeue=outcome is not Outcome.REJECT)
-                self._count("nacked")
+                self._add(nacked=1)
         except ClosedError:
             if not env._settled:
                 raise
@@ -246,26 +256,34 @@ class _Loop:
         try:
             self.callback(env)
         except Exception as exc:
-            self._count("failed")
-            if env._settled:
-                _log.error(
-                    "callback failed for message on %s (already settled)",
-                    env.identity,
-                    exc_info=exc,
-                )
-                return
-            outcome = self.on_error(env, exc)
-            if outcome is Outcome.STOP:
-                self._settle(env, Outcome.REQUEUE)
-                if self.error is None:
-                    self.error = exc
-                self.request_stop()
-            else:
-                self._settle(env, outcome)
+            self._failed(env, exc)
             return
-        self._count("handled")
-        if ack == "auto" and not env._settled:
-            self._settle(env, Outcome.ACK)
+        if ack != "auto" or env._settled:
+            self._add(handled=1)
+            return
+        try:
+            env.ack()
+        except Exception:
+            _log.exception("could not ack message on %s", env.identity)
+            self._add(handled=1)
+        else:
+            self._add(handled=1, acked=1)
+
+    def _failed(self, env: EnvelopeReader, exc: Exception) -> None:
+        self._add(failed=1)
+        if env._settled:
+            _log.error(
+                "callback failed for message on %s (already settled)", env.identity, exc_info=exc
+            )
+            return
+        outcome = self.on_error(env, exc)
+        if outcome is Outcome.STOP:
+            self._settle(env, Outcome.REQUEUE)
+            if self.error is None:
+                self.error = exc
+            self.request_stop()
+        else:
+            self._settle(env, outcome)
 
     def _requeue(self, envs: list[EnvelopeReader] | deque[EnvelopeReader]) -> None:
         for env in envs:
@@ -277,12 +295,7 @@ class _Loop:
         wait = self.sub.poll_interval
         if self.deadline is not None:
             wait = max(0.0, min(wait, self.deadline - time.monotonic()))
-        try:
-            return list(self.sub._fetch(n, wait))
-        except SyncapiError:
-            raise
-        except Exception as exc:
-            raise ReceiveError(f"receiving from {self.sub!r} failed: {exc}") from exc
+        return self.sub._fetch_wrapped(n, wait)
 
     def run_dispatcher(self) -> None:
         """Fetch and dispatch until told to stop; runs on the loop's first thread."""
@@ -306,17 +319,36 @@ class _Loop:
                     self._ready.put(None)
 
     def _dispatch_inline(self) -> None:
+        # The hot loop of every single-threaded receive: the common case (ack="auto") is
+        # _handle() unrolled, since one thread runs every callback and counts unlocked.
+        stop_event, user_stop, callback = self.stop_event, self.user_stop, self.callback
+        auto = self.ack == "auto"
         while not self._should_stop():
-            n = _MAX_BATCH
+            n = self.max_in_flight
             if self.max_messages is not None:
                 n = min(n, self.max_messages - self.received)
             batch = self._fetch(n)
             for i, env in enumerate(batch):
-                if self._should_stop():
+                if i and (stop_event.is_set() or (user_stop is not None and user_stop.is_set())):
                     self._requeue(batch[i:])
                     break
                 self.received += 1
-                self._handle(env)
+                if not auto:
+                    self._handle(env)
+                    continue
+                try:
+                    callback(env)
+                except Exception as exc:
+                    self._failed(env, exc)
+                    continue
+                self.handled += 1
+                if not env._settled:
+                    try:
+                        env.ack()
+                    except Exception:
+                        _log.exception("could not ack message on %s", env.identity)
+                    else:
+                        self.acked += 1
 
     def _take_slots(self) -> int:
         """Block until at least one in-flight slot is free; take up to a batch of them."""
@@ -336,6 +368,10 @@ class _Loop:
         while not self._should_stop():
             slots = self._take_slots()
             if not slots:
+                break
+            if self._should_stop():
+                for _ in range(slots):
+                    self._slots.release()
                 break
             batch = self._fetch(slots)
             for _ in range(slots - len(batch)):

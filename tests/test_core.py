@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 import syncapi
-from syncapi import core, registry
+from syncapi import core, memory, registry
 from syncapi.errors import ClosedError, ConfigError, ProtocolNotFound, SyncapiError
 
 
@@ -103,15 +103,15 @@ def test_malformed_urls(url: object) -> None:
 def test_register_protocol_and_replace() -> None:
     proto = syncapi.Protocol(
         name="mem2",
-        producer=syncapi.memory.Producer,
-        consumer=syncapi.memory.Consumer,
+        producer=memory.Producer,
+        consumer=memory.Consumer,
         schemes=("mem2", "mem2s"),
     )
     registered = syncapi.register_protocol(proto)
     try:
         assert registered.source == "register_protocol()"
         with syncapi.producer("mem2s://reg") as p:
-            assert isinstance(p, syncapi.memory.Producer)
+            assert isinstance(p, memory.Producer)
         with pytest.raises(ConfigError, match="already registered"):
             syncapi.register_protocol(proto)
         syncapi.register_protocol(proto, replace=True)
@@ -128,8 +128,8 @@ def test_protocol_validation() -> None:
     with pytest.raises(ConfigError, match="invalid URL scheme"):
         syncapi.Protocol(
             name="x",
-            producer=syncapi.memory.Producer,
-            consumer=syncapi.memory.Consumer,
+            producer=memory.Producer,
+            consumer=memory.Consumer,
             schemes=("Bad_",),
         )
     with pytest.raises(ConfigError, match=r"takes a syncapi\.Protocol"):
@@ -161,3 +161,36 @@ def test_errors_hierarchy() -> None:
         "ClosedError",
     ):
         assert issubclass(getattr(syncapi, name), SyncapiError)
+
+
+def test_broken_entry_points_are_config_errors(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A third-party package that is broken never leaks its own exception."""
+    import pathlib
+    import sys
+
+    root = pathlib.Path(str(tmp_path))
+    dist = root / "broken_proto-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-proto\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text(
+        "[syncapi.protocols]\nbroken = broken_proto:PROTOCOL\nboom = boom_proto:PROTOCOL\n"
+    )
+    (root / "broken_proto.py").write_text("X = 1\n")
+    (root / "boom_proto.py").write_text("raise RuntimeError('import-time failure')\n")
+    monkeypatch.syspath_prepend(str(root))
+    registry.refresh_entry_points()
+    try:
+        with pytest.raises(ConfigError, match=r"'broken'.*AttributeError"):
+            syncapi.producer("broken://x")
+        with pytest.raises(ConfigError, match=r"'boom'.*import-time failure"):
+            syncapi.producer("boom://x")
+        found = syncapi.available_protocols()
+        assert isinstance(found["boom"], ConfigError)
+        assert isinstance(found["memory"], syncapi.Protocol)
+    finally:
+        monkeypatch.undo()
+        registry.refresh_entry_points()
+        for name in ("broken_proto", "boom_proto"):
+            sys.modules.pop(name, None)

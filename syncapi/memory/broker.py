@@ -53,17 +53,27 @@ class Message:
         payload: bytes,
         headers: Headers | None,
         content_type: str | None,
+        timestamp: float,
     ) -> None:
         self.seq = seq
         self.channel = channel
         self.payload = payload
         self.headers = headers
         self.content_type = content_type
-        self.timestamp = time.time()
+        self.timestamp = timestamp
 
 
 class _Queue:
-    __slots__ = ("channel", "consumers", "durable", "items", "name", "not_empty", "redeliver")
+    __slots__ = (
+        "channel",
+        "consumers",
+        "durable",
+        "items",
+        "name",
+        "not_empty",
+        "redeliver",
+        "waiting",
+    )
 
     def __init__(self, channel: _Channel, name: str, durable: bool, lock: threading.RLock) -> None:
         self.channel = channel
@@ -74,6 +84,7 @@ class _Queue:
         self.redeliver: list[tuple[int, int, Message]] = []
         self.not_empty = threading.Condition(lock)
         self.consumers = 0
+        self.waiting = 0  # fetching threads inside not_empty.wait()
 
     def __len__(self) -> int:
         return len(self.items) + len(self.redeliver)
@@ -111,13 +122,46 @@ class Broker:
 
     # -- sending -------------------------------------------------------------------------
     @staticmethod
-    def _full(ch: _Channel, max_queue: int) -> str | None:
+    def _room(ch: _Channel, max_queue: int) -> tuple[int, str]:
+        """Free places in the fullest queue ``ch`` reaches, and how to name that queue."""
         if not ch.queues:
-            return "its backlog" if len(ch.backlog) >= max_queue else None
+            return max_queue - len(ch.backlog), "its backlog"
+        room, name = max_queue, ""
         for q in ch.queues.values():
-            if len(q) >= max_queue:
-                return f"queue {q.name!r}"
-        return None
+            free = max_queue - len(q.items) - len(q.redeliver)
+            if free < room:
+                room, name = free, q.name
+        return room, f"queue {name!r}"
+
+    def publish_one(
+        self,
+        channel: str,
+        payload: bytes,
+        headers: Headers | None,
+        content_type: str | None,
+        max_queue: int,
+        timeout: float | None,
+    ) -> None:
+        """:meth:`publish` for one message: the common case, kept short."""
+        with self.lock:
+            ch = self._channels.get(channel)
+            if ch is not None and ch.queues:
+                queues = ch.queues.values()
+                for q in queues:
+                    if len(q.items) + len(q.redeliver) >= max_queue:
+                        break
+                else:
+                    msg = Message(
+                        next(self._seq), channel, payload, headers, content_type, time.time()
+                    )
+                    for q in queues:
+                        q.items.append(msg)
+                        if q.waiting:
+                            q.not_empty.notify()
+                    return
+        self.publish(
+            channel, [(payload, headers, content_type)], max_queue=max_queue, timeout=timeout
+        )
 
     def publish(
         self,
@@ -129,33 +173,46 @@ class Broker:
     ) -> None:
         """Append messages to every queue of ``channel``, waiting while one is full.
 
+        A batch of up to ``max_queue`` messages goes in whole or not at all; a larger one
+        goes in ``max_queue``-sized parts.
+
         Raises:
             TimeoutError: a queue stayed full for ``timeout`` seconds (the message says
                 how many of the batch were accepted).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
+        total, done = len(items), 0
         with self.lock:
-            ch = self._channel(channel)
-            for done, (payload, headers, content_type) in enumerate(items):
-                while (full := self._full(ch, max_queue)) is not None:
+            ch = self._channels.get(channel) or self._channel(channel)
+            while done < total:
+                want = min(total - done, max_queue)
+                room, where = self._room(ch, max_queue)
+                if room < want:
                     remaining = None if deadline is None else deadline - time.monotonic()
                     if remaining is not None and remaining <= 0:
                         raise TimeoutError(
-                            f"memory://{self.name}/{channel}: {full} is full ({max_queue} messages) "
-                            f"and stayed full for {timeout} s; {done} of {len(items)} envelopes were sent"
+                            f"memory://{self.name}/{channel}: {where} is full ({max_queue} messages) "
+                            f"and stayed full for {timeout} s; {done} of {total} envelopes were sent"
                         )
                     self._full_waiters += 1
                     try:
                         self._not_full.wait(remaining)
                     finally:
                         self._full_waiters -= 1
-                msg = Message(next(self._seq), channel, payload, headers, content_type)
+                    continue
+                seq, now = self._seq, time.time()
+                msgs = [
+                    Message(next(seq), channel, payload, headers, content_type, now)
+                    for payload, headers, content_type in items[done : done + want]
+                ]
                 if ch.queues:
                     for q in ch.queues.values():
-                        q.items.append(msg)
-                        q.not_empty.notify()
+                        q.items.extend(msgs)
+                        if q.waiting:
+                            q.not_empty.notify(len(msgs))
                 else:
-                    ch.backlog.append(msg)
+                    ch.backlog.extend(msgs)
+                done += want
 
     # -- subscribing ---------------------------------------------------------------------
     def attach(self, channel: str, group: str | None) -> _Queue:
@@ -204,19 +261,22 @@ class Broker:
         waiting up to ``timeout`` for the first; ``[]`` on timeout or interrupt."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self.lock:
+            wakeups = sub._wakeups
             while not (q.items or q.redeliver):
                 if sub._closed:
                     raise ClosedError(f"{sub!r} is closed")
-                if sub._interrupted:
-                    sub._interrupted = False
+                if sub._wakeups != wakeups:
                     return []
-                if deadline is None:
-                    q.not_empty.wait()
-                else:
+                remaining = None
+                if deadline is not None:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return []
+                q.waiting += 1
+                try:
                     q.not_empty.wait(remaining)
+                finally:
+                    q.waiting -= 1
             out: list[tuple[int, Message]] = []
             redeliver = q.redeliver
             while redeliver and len(out) < max_messages:
@@ -236,8 +296,13 @@ class Broker:
             q.not_empty.notify()
 
     def wake(self, q: _Queue) -> None:
-        """Wake the threads waiting on ``q`` (non-blocking when the lock is busy)."""
-        if self.lock.acquire(timeout=0.1):
+        """Wake the threads waiting on ``q``.
+
+        The lock is only ever held for microseconds, so this waits for it 50 ms at most;
+        should that pass (a signal handler interrupting a thread of this broker), the
+        fetcher still wakes at its next poll.
+        """
+        if self.lock.acquire(timeout=0.05):
             try:
                 q.not_empty.notify_all()
             finally:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import core
-from ..errors import ConfigError, MessageTooLarge
+from ..errors import ConfigError, MessageTooLarge, TimeoutError
 from ..headers import Headers
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
@@ -25,6 +25,7 @@ __all__ = [
 ]
 
 _log = logging.getLogger("syncapi.memory")
+_DEAD_LETTER_TIMEOUT = 5.0  # a full dead-letter channel must not hang a receive loop
 
 CAPABILITIES = core.Capabilities(
     ordered=True,
@@ -51,7 +52,10 @@ class MemoryOptions:
         max_deliveries: deliveries of one message at most; a message nacked that often is
             dead-lettered (or dropped with an ERROR log). ``None``: no limit.
         dead_letter: a channel of the same broker that receives rejected and exhausted
-            messages (with headers ``x-death-reason`` and ``x-original-channel``).
+            messages (with headers ``x-death-reason`` and ``x-original-channel``). A
+            dead-letter send waits ``send_timeout`` (5 s when unset) for room, then the
+            message is dropped with an ERROR log, so a full dead-letter channel never
+            hangs a receive loop.
         group: the consumer group of the subscribers a consumer makes: they share one
             queue, which outlives them. ``None``: each subscriber has its own queue.
     """
@@ -86,6 +90,14 @@ def _broker_name(url: ServerURL) -> str:
     return name or "default"
 
 
+def _check_concrete(channel: str) -> None:
+    if "{" in channel or "}" in channel:
+        raise ConfigError(
+            f"memory:// channels are concrete addresses; {channel!r} has a parameter expression: "
+            "pass its values with parameters={...}"
+        )
+
+
 class _MemoryEndpoint:
     """Shared set-up of Producer and Consumer: options and the broker."""
 
@@ -110,13 +122,14 @@ class EnvelopeReader(core.EnvelopeReader):
     __slots__ = ("_count", "_message")
 
     def __init__(self, message: Message, count: int, subscriber: Subscriber) -> None:
-        super().__init__(
-            message.payload,
-            headers=None,
-            content_type=message.content_type,
-            channel=message.channel,
-            subscriber=subscriber,
-        )
+        # the base initialiser, unrolled: this runs once per received message
+        self._payload = message.payload
+        self._pos = 0
+        self._headers = None
+        self._content_type = message.content_type
+        self._channel = message.channel
+        self._subscriber = subscriber
+        self._settled = False
         self._message = message
         self._count = count
 
@@ -172,6 +185,7 @@ class Producer(_MemoryEndpoint, core.Producer):
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
+        _check_concrete(channel)
         return Publisher(
             self,
             channel,
@@ -194,10 +208,27 @@ class Publisher(core.Publisher):
         self._options = producer.options
 
     def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
-        limit = self._options.max_message_size
+        options = self._options
+        if timeout is None:
+            timeout = options.send_timeout
+        if len(envelopes) == 1:
+            env = envelopes[0]
+            payload = env.payload
+            if len(payload) <= options.max_message_size:
+                headers = env._headers
+                self._broker.publish_one(
+                    self._channel,
+                    payload,
+                    headers.copy() if headers else None,
+                    env._content_type,
+                    options.max_queue,
+                    timeout,
+                )
+                return
+        limit = options.max_message_size
         items: list[tuple[bytes, Headers | None, str | None]] = []
         for env in envelopes:
-            payload = bytes(env._buf)
+            payload = env.payload
             if len(payload) > limit:
                 raise MessageTooLarge(
                     f"memory://{self._broker.name}/{self._channel}: payload of {len(payload)} bytes is over "
@@ -206,12 +237,7 @@ class Publisher(core.Publisher):
                 )
             headers = env._headers
             items.append((payload, headers.copy() if headers else None, env._content_type))
-        self._broker.publish(
-            self._channel,
-            items,
-            max_queue=self._options.max_queue,
-            timeout=self._options.send_timeout if timeout is None else timeout,
-        )
+        self._broker.publish(self._channel, items, max_queue=options.max_queue, timeout=timeout)
 
 
 class Consumer(_MemoryEndpoint, core.Consumer):
@@ -228,11 +254,7 @@ class Consumer(_MemoryEndpoint, core.Consumer):
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Subscriber:
-        if "{" in channel:
-            raise ConfigError(
-                f"memory:// subscribes to concrete channels; {channel!r} has a parameter expression "
-                "(pass parameters={...})"
-            )
+        _check_concrete(channel)
         return Subscriber(
             self,
             channel,
@@ -255,8 +277,8 @@ class Subscriber(core.Subscriber):
         super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self.broker = consumer.broker
         self._options = consumer.options
-        self._interrupted = False
-        self._unacked: dict[int, tuple[int, int, Message]] = {}
+        self._wakeups = 0  # bumped by _interrupt; a fetch that sees it change returns
+        self._unacked: dict[int, EnvelopeReader] = {}  # seq -> delivered, not yet settled
         self._queue: _Queue = self.broker.attach(channel, consumer.options.group)
 
     @property
@@ -269,16 +291,15 @@ class Subscriber(core.Subscriber):
         unacked = self._unacked
         out = []
         for count, msg in got:
-            unacked[msg.seq] = (msg.seq, count, msg)
-            out.append(EnvelopeReader(msg, count, self))
+            env = unacked[msg.seq] = EnvelopeReader(msg, count, self)
+            out.append(env)
         return out
 
     def _ack(self, envelope: core.EnvelopeReader) -> None:
-        assert isinstance(envelope, EnvelopeReader)
-        self._unacked.pop(envelope._message.seq, None)
+        self._unacked.pop(envelope._message.seq, None)  # type: ignore[attr-defined]
 
     def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
-        assert isinstance(envelope, EnvelopeReader)
+        assert isinstance(envelope, EnvelopeReader)  # nacks are rare: check the type
         msg = envelope._message
         if self._unacked.pop(msg.seq, None) is None:
             return
@@ -305,12 +326,25 @@ class Subscriber(core.Subscriber):
         headers = msg.headers.copy() if msg.headers else Headers()
         headers["x-death-reason"] = reason
         headers["x-original-channel"] = msg.channel
-        self.broker.publish(
-            target,
-            [(msg.payload, headers, msg.content_type)],
-            max_queue=self._options.max_queue,
-            timeout=self._options.send_timeout,
-        )
+        try:
+            self.broker.publish(
+                target,
+                [(msg.payload, headers, msg.content_type)],
+                max_queue=self._options.max_queue,
+                timeout=_DEAD_LETTER_TIMEOUT
+                if self._options.send_timeout is None
+                else self._options.send_timeout,
+            )
+        except TimeoutError:
+            _log.error(
+                "memory://%s/%s #%d %s: dead-letter channel %r is full; message dropped",
+                self.broker.name,
+                msg.channel,
+                msg.seq,
+                reason,
+                target,
+            )
+            return
         _log.warning(
             "memory://%s/%s #%d %s: moved to %r",
             self.broker.name,
@@ -321,10 +355,12 @@ class Subscriber(core.Subscriber):
         )
 
     def _interrupt(self) -> None:
-        self._interrupted = True
+        self._wakeups += 1
         self.broker.wake(self._queue)
 
     def _close(self) -> None:
-        held = list(self._unacked.values())
+        held = [
+            (env._message.seq, env._count, env._message) for env in list(self._unacked.values())
+        ]
         self._unacked.clear()
         self.broker.detach(self._queue, held)

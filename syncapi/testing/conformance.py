@@ -189,7 +189,10 @@ class ProtocolConformance:
             try:
                 barrier.wait()
                 for i in range(per_thread):
-                    pub.send(pub.envelope(f"{t}:{i}".encode(), headers={"thread": str(t)}))
+                    env = pub.envelope(f"{t}:{i}".encode())
+                    if self.capabilities.headers:
+                        env.headers["thread"] = str(t)
+                    pub.send(env)
             except BaseException as exc:  # reported below
                 errors.append(exc)
 
