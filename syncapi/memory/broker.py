@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import ClosedError, TimeoutError
 from ..headers import Headers
@@ -41,26 +41,22 @@ __all__ = ["Broker", "Message", "get_broker", "reset"]
 _log = logging.getLogger("syncapi.memory")
 
 
-class Message:
-    """One message as the broker keeps it (immutable once sent)."""
+class Message(NamedTuple):
+    """One message as the broker keeps it (immutable once sent).
 
-    __slots__ = ("channel", "content_type", "headers", "payload", "seq", "timestamp")
+    A named tuple, because one is made per message sent: the hot paths build it with
+    ``_new_message(Message, (...))``, which skips the Python-level ``__new__``.
+    """
 
-    def __init__(
-        self,
-        seq: int,
-        channel: str,
-        payload: bytes,
-        headers: Headers | None,
-        content_type: str | None,
-        timestamp: float,
-    ) -> None:
-        self.seq = seq
-        self.channel = channel
-        self.payload = payload
-        self.headers = headers
-        self.content_type = content_type
-        self.timestamp = timestamp
+    seq: int
+    channel: str
+    payload: bytes
+    headers: Headers | None
+    content_type: str | None
+    timestamp: float
+
+
+_new_message = tuple.__new__
 
 
 class _Queue:
@@ -151,8 +147,9 @@ class Broker:
                     if len(q.items) + len(q.redeliver) >= max_queue:
                         break
                 else:
-                    msg = Message(
-                        next(self._seq), channel, payload, headers, content_type, time.time()
+                    msg = _new_message(
+                        Message,
+                        (next(self._seq), channel, payload, headers, content_type, time.time()),
                     )
                     for q in queues:
                         q.items.append(msg)
@@ -202,7 +199,7 @@ class Broker:
                     continue
                 seq, now = self._seq, time.time()
                 msgs = [
-                    Message(next(seq), channel, payload, headers, content_type, now)
+                    _new_message(Message, (next(seq), channel, payload, headers, content_type, now))
                     for payload, headers, content_type in items[done : done + want]
                 ]
                 if ch.queues:

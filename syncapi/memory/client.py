@@ -213,7 +213,7 @@ class Publisher(core.Publisher):
             timeout = options.send_timeout
         if len(envelopes) == 1:
             env = envelopes[0]
-            payload = env.payload
+            payload = env._buf if type(env._buf) is bytes else bytes(env._buf)
             if len(payload) <= options.max_message_size:
                 headers = env._headers
                 self._broker.publish_one(
