@@ -191,7 +191,9 @@ class _Loop:
         self.handled = 0
         # multi-worker state
         self._ready: queue.SimpleQueue[EnvelopeReader | None] = queue.SimpleQueue()
-        self._slots = threading.Semaphore(max_in_flight)
+        self._flight = threading.Condition(threading.Lock())  # guards _in_flight
+        self._in_flight = 0  # messages fetched and not yet finished (multi-worker loops)
+        self._room_wanted = False  # the dispatcher waits in _take_slots
         self._key_lock = threading.Lock()
         self._active_keys: dict[Hashable, deque[EnvelopeReader]] = {}
 
@@ -351,18 +353,36 @@ class _Loop:
                         self.acked += 1
 
     def _take_slots(self) -> int:
-        """Block until at least one in-flight slot is free; take up to a batch of them."""
-        while not self._slots.acquire(timeout=self.sub.poll_interval):
+        """Block until an in-flight slot is free; take as many as are free (a batch at most).
+
+        While it waits, the subscriber's ``_keepalive`` runs every ``poll_interval``.
+        """
+        flight = self._flight
+        while True:
+            with flight:
+                for attempt in (0, 1):
+                    free = self.max_in_flight - self._in_flight
+                    if free > 0:
+                        take = min(free, _MAX_BATCH)
+                        self._in_flight += take
+                        return take
+                    if attempt == 0:
+                        self._room_wanted = True
+                        flight.wait(self.sub.poll_interval)
+                        self._room_wanted = False
             if self._should_stop():
                 return 0
             try:
                 self.sub._keepalive()
             except Exception:
                 _log.exception("keepalive of %r failed", self.sub)
-        taken = 1
-        while taken < _MAX_BATCH and self._slots.acquire(blocking=False):
-            taken += 1
-        return taken
+
+    def _release_slots(self, n: int) -> None:
+        flight = self._flight
+        with flight:
+            self._in_flight -= n
+            if self._room_wanted:
+                flight.notify()
 
     def _dispatch_to_workers(self) -> None:
         while not self._should_stop():
@@ -370,12 +390,15 @@ class _Loop:
             if not slots:
                 break
             if self._should_stop():
-                for _ in range(slots):
-                    self._slots.release()
+                self._release_slots(slots)
                 break
-            batch = self._fetch(slots)
-            for _ in range(slots - len(batch)):
-                self._slots.release()
+            try:
+                batch = self._fetch(slots)
+            except BaseException:
+                self._release_slots(slots)
+                raise
+            if len(batch) < slots:
+                self._release_slots(slots - len(batch))
             for env in batch:
                 self.received += 1
                 key = env.ordering_key
@@ -411,7 +434,7 @@ class _Loop:
                     self.error = exc
                 self.request_stop()
             finally:
-                self._slots.release()
+                self._release_slots(1)
             key = env.ordering_key
             if key is None:
                 return
