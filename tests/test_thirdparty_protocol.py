@@ -23,7 +23,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import setuptools
 
 import syncapi
 from syncapi import registry
@@ -47,9 +46,12 @@ SPOOL_CAPABILITIES = syncapi.Capabilities(
 def _can_build_offline() -> bool:
     """Whether pip can build the wheel with what is installed (no build isolation).
 
-    setuptools builds wheels by itself from version 70.1; older ones need ``wheel``.
+    setuptools builds wheels by itself from version 70.1; older ones need ``wheel``; a
+    Python without setuptools (3.12 and newer venvs) builds in isolation.
     """
-    version = tuple(int(part) for part in setuptools.__version__.split(".")[:2])
+    if importlib.util.find_spec("setuptools") is None:
+        return False
+    version = tuple(int(part) for part in metadata.version("setuptools").split(".")[:2])
     return version >= (70, 1) or importlib.util.find_spec("wheel") is not None
 
 
