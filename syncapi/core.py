@@ -418,10 +418,23 @@ class _Endpoint(Closable):
         """The parsed server URL (its ``str`` hides the password)."""
         return self._url
 
-    def _adopt(self, child: Closable) -> None:
+    def _open_channel(
+        self,
+        opener: Callable[[str, Any, Any, Any], Closable],
+        channel_name: str,
+        bindings: Any,
+        operation_bindings: Any,
+        security: Any,
+        parameters: Mapping[str, object] | None,
+    ) -> Closable:
+        """Check, expand the address, open through the protocol's hook, and adopt."""
+        self._check_open()
+        address = _expand_channel(channel_name, parameters)
+        child = opener(address, bindings, operation_bindings, security)
         with self._children_lock:
             self._children = [c for c in self._children if not c.closed]
             self._children.append(child)
+        return child
 
     def _close_children(self) -> None:
         with self._children_lock:
@@ -476,11 +489,11 @@ class Producer(_Endpoint, ABC):
             ClosedError: the producer is closed.
             ConfigError: bad channel name, parameters or bindings.
         """
-        self._check_open()
-        address = _expand_channel(channel_name, parameters)
-        pub = self._open_publisher(address, bindings, operation_bindings, security)
-        self._adopt(pub)
-        return pub
+        opened = self._open_channel(
+            self._open_publisher, channel_name, bindings, operation_bindings, security, parameters
+        )
+        assert isinstance(opened, Publisher), f"{type(self).__name__}._open_publisher"
+        return opened
 
     @abstractmethod
     def _open_publisher(
@@ -510,11 +523,11 @@ class Consumer(_Endpoint, ABC):
             ClosedError: the consumer is closed.
             ConfigError: bad channel name, parameters or bindings.
         """
-        self._check_open()
-        address = _expand_channel(channel_name, parameters)
-        sub = self._open_subscriber(address, bindings, operation_bindings, security)
-        self._adopt(sub)
-        return sub
+        opened = self._open_channel(
+            self._open_subscriber, channel_name, bindings, operation_bindings, security, parameters
+        )
+        assert isinstance(opened, Subscriber), f"{type(self).__name__}._open_subscriber"
+        return opened
 
     @abstractmethod
     def _open_subscriber(
@@ -524,16 +537,8 @@ class Consumer(_Endpoint, ABC):
 
 
 # -- channel: publisher and subscriber -----------------------------------------------------
-class Publisher(Closable, ABC):
-    """A channel for sending.
-
-    :meth:`send` is thread-safe and returns only when the server accepted every envelope
-    (Kafka acks, AMQP confirms, HTTP 2xx, a written frame, a sent datagram), or raises
-    :class:`~syncapi.errors.SendError` naming the envelopes that failed.
-    """
-
-    envelope_class: ClassVar[type[EnvelopeWriter]] = EnvelopeWriter
-    """The protocol's envelope writer type, made by :meth:`envelope`."""
+class _Channel(Closable):
+    """What Publisher and Subscriber share: the address and the bindings in force."""
 
     def __init__(
         self, channel: str, *, bindings: Any = None, operation_bindings: Any = None
@@ -545,7 +550,7 @@ class Publisher(Closable, ABC):
 
     @property
     def channel(self) -> str:
-        """The channel address this publisher sends to."""
+        """The channel address (topic, queue, routing key, path...)."""
         return self._channel
 
     @property
@@ -557,6 +562,22 @@ class Publisher(Closable, ABC):
     def operation_bindings(self) -> Any:
         """The operation bindings in force."""
         return self._operation_bindings
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r}{state}>"
+
+
+class Publisher(_Channel, ABC):
+    """A channel for sending.
+
+    :meth:`send` is thread-safe and returns only when the server accepted every envelope
+    (Kafka acks, AMQP confirms, HTTP 2xx, a written frame, a sent datagram), or raises
+    :class:`~syncapi.errors.SendError` naming the envelopes that failed.
+    """
+
+    envelope_class: ClassVar[type[EnvelopeWriter]] = EnvelopeWriter
+    """The protocol's envelope writer type, made by :meth:`envelope`."""
 
     def envelope(
         self,
@@ -629,16 +650,12 @@ class Publisher(Closable, ABC):
         finally:
             self._close()
 
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r}{state}>"
-
 
 Callback = Callable[[Any], object]
 """A receive callback: called with one :class:`EnvelopeReader`; its return value is ignored."""
 
 
-class Subscriber(Closable, ABC):
+class Subscriber(_Channel, ABC):
     """A channel for receiving.
 
     Use :meth:`receive` to run the receive loop on the calling thread, or :meth:`start` to
@@ -662,27 +679,9 @@ class Subscriber(Closable, ABC):
     def __init__(
         self, channel: str, *, bindings: Any = None, operation_bindings: Any = None
     ) -> None:
-        super().__init__()
-        self._channel = channel
-        self._bindings = bindings
-        self._operation_bindings = operation_bindings
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self._loops: set[Any] = set()
         self._loops_lock = threading.Lock()
-
-    @property
-    def channel(self) -> str:
-        """The channel address this subscriber receives from."""
-        return self._channel
-
-    @property
-    def bindings(self) -> Any:
-        """The channel bindings in force."""
-        return self._bindings
-
-    @property
-    def operation_bindings(self) -> Any:
-        """The operation bindings in force."""
-        return self._operation_bindings
 
     # -- public API ----------------------------------------------------------------------
     def receive(
@@ -753,8 +752,8 @@ class Subscriber(Closable, ABC):
             ack: as for :meth:`receive`.
             max_in_flight: how many fetched messages may wait or run at once (default
                 ``max(32, 2 * workers)``); fetching pauses beyond it, so slow callbacks
-                never make a queue grow without bound. It is also the largest batch one
-                fetch takes (the prefetch, in AMQP words).
+                never make a queue grow without bound. It also caps one fetch (the
+                prefetch, in AMQP words), at 64 messages at most.
             name: a name for the threads (default from the channel).
         """
         from .runtime import Worker
@@ -848,7 +847,3 @@ class Subscriber(Closable, ABC):
         """Hook: called on the dispatcher thread at least every :attr:`poll_interval`
         while fetching is paused because callbacks are busy (Kafka keeps its group
         membership here)."""
-
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r}{state}>"

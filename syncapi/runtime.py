@@ -324,6 +324,7 @@ class _Loop:
         # The hot loop of every single-threaded receive: the common case (ack="auto") is
         # _handle() unrolled, since one thread runs every callback and counts unlocked.
         stop_event, user_stop, callback = self.stop_event, self.user_stop, self.callback
+        deadline, monotonic = self.deadline, time.monotonic
         auto = self.ack == "auto"
         while not self._should_stop():
             n = self.max_in_flight
@@ -331,7 +332,11 @@ class _Loop:
                 n = min(n, self.max_messages - self.received)
             batch = self._fetch(n)
             for i, env in enumerate(batch):
-                if i and (stop_event.is_set() or (user_stop is not None and user_stop.is_set())):
+                if i and (
+                    stop_event.is_set()
+                    or (user_stop is not None and user_stop.is_set())
+                    or (deadline is not None and monotonic() >= deadline)
+                ):
                     self._requeue(batch[i:])
                     break
                 self.received += 1

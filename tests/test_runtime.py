@@ -309,3 +309,15 @@ def test_worker_counters_and_repr(pair: Any) -> None:
         assert (worker.received, worker.handled, worker.failed, worker.nacked) == (5, 4, 1, 0)
         assert "alive" in repr(worker)
     assert not worker.alive and "stopped" in repr(worker)
+
+
+def test_receive_timeout_is_kept_within_a_batch(pair: Any) -> None:
+    """A fetched batch does not make receive() overrun its timeout by the whole batch."""
+    pub, sub = pair
+    pub.send(*[str(i) for i in range(30)])
+    started = time.monotonic()
+    handled = sub.receive(lambda env: time.sleep(0.05), timeout=0.25)
+    elapsed = time.monotonic() - started
+    assert handled < 30 and elapsed < 0.6, f"{handled} handled in {elapsed:.2f} s"
+    rest = Collector()
+    assert sub.receive(rest, max_messages=30 - handled, timeout=2) == 30 - handled, "messages lost"
