@@ -29,6 +29,7 @@ Thread-safety contract (true of every protocol, documented again per class):
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,14 @@ def _to_bytes(data: object, what: str = "payload") -> bytes:
     )
 
 
+def check_timeout(timeout: object, what: str = "timeout") -> None:
+    """Refuse a timeout that is not ``None`` or a number of seconds >= 0 (ConfigError)."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise ConfigError(f"{what} must be a number of seconds >= 0 or None, got {timeout!r}")
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a protocol can do; the conformance kit skips a scenario the flags rule out.
@@ -110,11 +119,12 @@ class Closable:
     """
 
     _closed: bool = False
-    _close_lock: threading.Lock
+    _close_lock: threading.RLock
 
     def __init__(self) -> None:
         self._closed = False
-        self._close_lock = threading.Lock()
+        # re-entrant: close() may run in a signal handler that interrupted a close()
+        self._close_lock = threading.RLock()
 
     @property
     def closed(self) -> bool:
@@ -432,9 +442,12 @@ class _Endpoint(Closable):
         address = _expand_channel(channel_name, parameters)
         child = opener(address, bindings, operation_bindings, security)
         with self._children_lock:
-            self._children = [c for c in self._children if not c.closed]
-            self._children.append(child)
-        return child
+            if not self._closed:
+                self._children = [c for c in self._children if not c.closed]
+                self._children.append(child)
+                return child
+        child.close()  # close() ran while the channel opened: it must not outlive it
+        raise ClosedError(f"{self!r} was closed while {address!r} was opening")
 
     def _close_children(self) -> None:
         with self._children_lock:
@@ -612,6 +625,8 @@ class Publisher(_Channel, ABC):
         """
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
+        if timeout is not None:
+            check_timeout(timeout)
         cls = self.envelope_class
         if len(envelopes) == 1 and type(envelopes[0]) is cls:
             self._send(envelopes, timeout)  # type: ignore[arg-type]  # checked just above
@@ -681,7 +696,8 @@ class Subscriber(_Channel, ABC):
     ) -> None:
         super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self._loops: set[Any] = set()
-        self._loops_lock = threading.Lock()
+        self._loops_lock = threading.RLock()  # re-entrant for the same reason
+        self._close_deferred = False  # close() ran inside a loop: the loop's end releases
 
     # -- public API ----------------------------------------------------------------------
     def receive(
@@ -777,8 +793,9 @@ class Subscriber(_Channel, ABC):
         Not to be mixed with a running loop on the same subscriber.
         """
         self._check_open()
-        if max_messages < 1:
-            raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
+        if not isinstance(max_messages, int) or isinstance(max_messages, bool) or max_messages < 1:
+            raise ConfigError(f"max_messages must be an integer >= 1, got {max_messages!r}")
+        check_timeout(timeout)
         return self._fetch_wrapped(max_messages, timeout)
 
     def _fetch_wrapped(self, max_messages: int, timeout: float | None) -> list[EnvelopeReader]:
@@ -793,9 +810,11 @@ class Subscriber(_Channel, ABC):
     def close(self, timeout: float | None = 10.0) -> None:
         """Stop every loop on this subscriber and release it.
 
-        In-flight callbacks may finish (up to ``timeout`` seconds) so that their acks go
-        through; fetched messages no callback has started are nacked for redelivery.
-        Safe from any thread, more than once.
+        In-flight callbacks may finish (up to ``timeout`` seconds in all) so that their
+        acks go through; fetched messages no callback has started are nacked for
+        redelivery. Safe from any thread, more than once. Called from inside a callback,
+        it returns at once and the subscriber is released when that loop has ended (its
+        running callbacks' acks included). In a signal handler, pass ``timeout=0``.
         """
         with self._close_lock:
             if self._closed:
@@ -806,8 +825,15 @@ class Subscriber(_Channel, ABC):
         for loop in loops:
             loop.request_stop()
         self._interrupt()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        me = threading.current_thread()
         for loop in loops:
-            loop.wait(timeout)
+            if me not in loop.threads:
+                loop.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        with self._loops_lock:
+            if any(me in loop.threads for loop in self._loops):
+                self._close_deferred = True  # our own loop releases us when it ends
+                return
         self._close()
 
     # -- loop bookkeeping (used by syncapi.runtime) ---------------------------------------
@@ -820,6 +846,11 @@ class Subscriber(_Channel, ABC):
     def _unregister_loop(self, loop: Any) -> None:
         with self._loops_lock:
             self._loops.discard(loop)
+            release = self._close_deferred and not self._loops
+            if release:
+                self._close_deferred = False
+        if release:
+            self._close()  # the close() called from inside this loop, completed
 
     # -- hooks -----------------------------------------------------------------------------
     @abstractmethod

@@ -61,7 +61,8 @@ HeaderPolicy = Literal["embed", "raise", "warn"]
 """
 
 BINARY_HEADERS = "syncapi-binary-headers"
-"""Reserved header name listing (comma-separated) the headers whose value is ``bytes``."""
+"""Reserved header name: a JSON array of the names of the headers whose value is
+``bytes``, on wires whose header values are bytes only. Users cannot set it."""
 
 EMBED_MAGIC = b"\x00SYH"
 """The four bytes that open an embedded frame (a NUL byte, then ``SYH``)."""
@@ -77,6 +78,8 @@ def _check_name(name: object) -> str:
         raise ConfigError(f"header name must be a str, got {type(name).__name__}: {name!r}")
     if not name:
         raise ConfigError("header name must not be empty")
+    if name == BINARY_HEADERS:
+        raise ConfigError(f"header name {BINARY_HEADERS!r} is reserved by syncapi")
     return name
 
 
@@ -109,7 +112,20 @@ class Headers(MutableMapping[str, "str | bytes"]):
     def __init__(self, data: HeadersLike | None = None, /, **kwargs: str | bytes) -> None:
         self._data: dict[str, str | bytes] = {}
         if data is not None:
-            self.update(data)
+            given: object = data  # users pass anything; check before trusting the type
+            if isinstance(given, (str, bytes, bytearray)) or not isinstance(given, Iterable):
+                raise ConfigError(
+                    f"headers must be a mapping or (name, value) pairs, got {type(data).__name__}: "
+                    f"{data!r:.60}"
+                )
+            try:
+                self.update(data)
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, ConfigError):
+                    raise
+                raise ConfigError(
+                    f"headers must be a mapping or (name, value) pairs: {exc}"
+                ) from exc
         if kwargs:
             self.update(kwargs)
 
@@ -173,7 +189,7 @@ class Headers(MutableMapping[str, "str | bytes"]):
         """Return ``(name, bytes)`` pairs for a bytes-only header wire.
 
         ``str`` values are UTF-8 encoded; if any value is ``bytes``, a reserved
-        :data:`BINARY_HEADERS` pair is appended listing their names, so that
+        :data:`BINARY_HEADERS` pair is appended listing their names (a JSON array), so that
         :meth:`from_wire` gives every value back with its own type.
         """
         pairs: list[tuple[str, bytes]] = []
@@ -185,7 +201,7 @@ class Headers(MutableMapping[str, "str | bytes"]):
             else:
                 pairs.append((name, value.encode("utf-8")))
         if binary:
-            pairs.append((BINARY_HEADERS, ",".join(binary).encode("utf-8")))
+            pairs.append((BINARY_HEADERS, json.dumps(binary).encode("utf-8")))
         return pairs
 
     @classmethod
@@ -200,9 +216,14 @@ class Headers(MutableMapping[str, "str | bytes"]):
         binary: set[str] = set()
         for name, value in pairs:
             if name == BINARY_HEADERS:
-                binary.update((value or b"").decode("utf-8", "replace").split(","))
-            else:
-                raw[name] = value if value is not None else b""
+                try:
+                    names = json.loads(value or b"")
+                except ValueError:
+                    names = None
+                if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                    binary.update(names)
+                    continue
+            raw[name] = value if value is not None else b""
         headers = cls()
         data = headers._data
         for name, value in raw.items():

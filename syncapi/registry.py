@@ -199,18 +199,20 @@ def get_protocol(scheme: str) -> Protocol:
             return _registered[scheme]
         if scheme in _loaded:
             return _loaded[scheme]
-        if scheme in _BUILTIN:
-            target, extra = _BUILTIN[scheme]
-            protocol = _load_target(target, scheme, "built-in", extra)
-        else:
-            eps = _discover_entry_points()
-            if scheme not in eps:
-                raise ProtocolNotFound(scheme, known_schemes())
-            ep = eps[scheme]
-            dist = getattr(getattr(ep, "dist", None), "name", None) or ep.value
-            protocol = _load_target(ep, scheme, f"entry point ({dist})")
-        _loaded[scheme] = protocol
-        return protocol
+        builtin = _BUILTIN.get(scheme)
+        entry = None if builtin is not None else _discover_entry_points().get(scheme)
+        if builtin is None and entry is None:
+            raise ProtocolNotFound(scheme, known_schemes())
+    # Import outside the lock: a protocol package may call register_protocol() or
+    # get_protocol() while it imports, possibly on another thread.
+    if builtin is not None:
+        protocol = _load_target(builtin[0], scheme, "built-in", builtin[1])
+    else:
+        assert entry is not None
+        dist = getattr(getattr(entry, "dist", None), "name", None) or entry.value
+        protocol = _load_target(entry, scheme, f"entry point ({dist})")
+    with _lock:
+        return _loaded.setdefault(scheme, protocol)
 
 
 def known_schemes() -> list[str]:

@@ -45,6 +45,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from .core import check_timeout
 from .errors import ClosedError, ConfigError
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ ErrorPolicy: TypeAlias = "str | Outcome | ErrorHandler"
 """An ``on_error`` policy: an :class:`Outcome` (or its name) or an :data:`ErrorHandler`."""
 
 _ACK_MODES = ("auto", "manual", "before")
+
+
 _MAX_BATCH = 64
 _DEFAULT_IN_FLIGHT = 32
 
@@ -114,7 +117,11 @@ def _make_error_handler(
                 return default
             if result is None:
                 return default
-            return _outcome(result, what="on_error handler result")
+            try:
+                return _outcome(result, what="on_error handler result")
+            except ConfigError as exc:
+                _log.error("%s for %s; using %r", exc, env.identity, default.value)
+                return default
 
         return handle_with_user
     fixed = _outcome(policy, what="on_error")
@@ -168,8 +175,12 @@ class _Loop:
             raise ConfigError(
                 f"max_in_flight must be an integer >= workers ({workers}), got {max_in_flight!r}"
             )
-        if max_messages is not None and max_messages < 1:
-            raise ConfigError(f"max_messages must be >= 1, got {max_messages}")
+        if max_messages is not None and (
+            not isinstance(max_messages, int) or isinstance(max_messages, bool) or max_messages < 1
+        ):
+            raise ConfigError(f"max_messages must be an integer >= 1, got {max_messages!r}")
+        if user_stop is not None and not callable(getattr(user_stop, "is_set", None)):
+            raise ConfigError(f"stop must be a threading.Event, got {type(user_stop).__name__}")
         self.sub = sub
         self.callback = callback
         self.workers = workers
@@ -179,7 +190,10 @@ class _Loop:
         self.user_stop = user_stop
         self.deadline = deadline
         self.max_messages = max_messages
-        self.stop_event = threading.Event()
+        # A plain flag, not an Event: Event.set() takes a lock, and request_stop() must
+        # be safe in a signal handler that interrupted this very loop's thread.
+        self.stopping = False
+        self._batch_pos = 0  # the inline loop's place in its current batch
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.threads: list[threading.Thread] = []
@@ -200,7 +214,7 @@ class _Loop:
     # -- control -----------------------------------------------------------------------
     def request_stop(self) -> None:
         """Ask the loop to end (non-blocking, signal-safe) and wake a blocked fetch."""
-        self.stop_event.set()
+        self.stopping = True
         try:
             self.sub._interrupt()
         except Exception:  # a broken interrupt must not break stop; the poll interval still works
@@ -213,7 +227,7 @@ class _Loop:
         return self.done.wait(timeout)
 
     def _should_stop(self) -> bool:
-        if self.stop_event.is_set():
+        if self.stopping:
             return True
         if self.user_stop is not None and self.user_stop.is_set():
             return True
@@ -315,47 +329,62 @@ class _Loop:
                 raise
             _log.error("receive loop on %r ended by an error", self.sub, exc_info=exc)
         finally:
-            self.stop_event.set()
+            self.stopping = True
             if self.workers > 1:
                 for _ in range(self.workers):
                     self._ready.put(None)
 
     def _dispatch_inline(self) -> None:
-        # The hot loop of every single-threaded receive: the common case (ack="auto") is
-        # _handle() unrolled, since one thread runs every callback and counts unlocked.
-        stop_event, user_stop, callback = self.stop_event, self.user_stop, self.callback
-        deadline, monotonic = self.deadline, time.monotonic
-        auto = self.ack == "auto"
         while not self._should_stop():
             n = self.max_in_flight
             if self.max_messages is not None:
                 n = min(n, self.max_messages - self.received)
             batch = self._fetch(n)
-            for i, env in enumerate(batch):
-                if i and (
-                    stop_event.is_set()
-                    or (user_stop is not None and user_stop.is_set())
-                    or (deadline is not None and monotonic() >= deadline)
-                ):
-                    self._requeue(batch[i:])
-                    break
-                self.received += 1
-                if not auto:
-                    self._handle(env)
-                    continue
+            self._batch_pos = 0
+            try:
+                self._run_batch(batch)
+            finally:
+                # whatever ends the batch early (a stop, KeyboardInterrupt, an error that
+                # escapes) hands back the messages not yet taken on (and the current one,
+                # unless it was settled)
+                if self._batch_pos < len(batch):
+                    self._requeue(batch[self._batch_pos :])
+
+    def _run_batch(self, batch: list[EnvelopeReader]) -> None:
+        """Run the callbacks of one fetched batch, keeping ``_batch_pos`` on the current one.
+
+        The hot loop of every single-threaded receive: the common case (ack="auto") is
+        _handle() unrolled, since one thread runs every callback and counts unlocked.
+        """
+        user_stop, callback = self.user_stop, self.callback
+        deadline, monotonic = self.deadline, time.monotonic
+        auto = self.ack == "auto"
+        for i, env in enumerate(batch):
+            self._batch_pos = i
+            if i and (
+                self.stopping
+                or (user_stop is not None and user_stop.is_set())
+                or (deadline is not None and monotonic() >= deadline)
+            ):
+                return
+            self.received += 1
+            if not auto:
+                self._handle(env)
+                continue
+            try:
+                callback(env)
+            except Exception as exc:
+                self._failed(env, exc)
+                continue
+            self.handled += 1
+            if not env._settled:
                 try:
-                    callback(env)
-                except Exception as exc:
-                    self._failed(env, exc)
-                    continue
-                self.handled += 1
-                if not env._settled:
-                    try:
-                        env.ack()
-                    except Exception:
-                        _log.exception("could not ack message on %s", env.identity)
-                    else:
-                        self.acked += 1
+                    env.ack()
+                except Exception:
+                    _log.exception("could not ack message on %s", env.identity)
+                else:
+                    self.acked += 1
+        self._batch_pos = len(batch)
 
     def _take_slots(self) -> int:
         """Block until an in-flight slot is free; take as many as are free (a batch at most).
@@ -430,7 +459,7 @@ class _Loop:
         env: EnvelopeReader | None = first
         while env is not None:
             try:
-                if self.stop_event.is_set():
+                if self.stopping:
                     self._requeue([env])
                 else:
                     self._handle(env)
@@ -463,8 +492,7 @@ def run_inline(
     max_messages: int | None,
 ) -> int:
     """Run one receive loop on the calling thread (``Subscriber.receive``)."""
-    if timeout is not None and timeout < 0:
-        raise ConfigError(f"timeout must be >= 0 or None, got {timeout!r}")
+    check_timeout(timeout)
     deadline = None if timeout is None else time.monotonic() + timeout
     loop = _Loop(
         sub,

@@ -194,3 +194,35 @@ def test_broken_entry_points_are_config_errors(
         registry.refresh_entry_points()
         for name in ("broken_proto", "boom_proto"):
             sys.modules.pop(name, None)
+
+
+def test_closing_while_a_channel_opens_leaks_nothing() -> None:
+    """consumer.close() racing subscriber(): the new subscriber is closed, not adopted."""
+    import threading
+    import time
+
+    class SlowOpeningConsumer(memory.Consumer):
+        """memory:// with a slow _open_subscriber, to widen the race window for real."""
+
+        def _open_subscriber(self, *args: object) -> syncapi.Subscriber:
+            time.sleep(0.2)
+            return super()._open_subscriber(*args)  # type: ignore[arg-type]
+
+    consumer = SlowOpeningConsumer("memory://race")
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            consumer.subscriber("c")
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=open_one)
+    thread.start()
+    time.sleep(0.05)
+    consumer.close()
+    thread.join(5)
+    assert len(errors) == 1 and isinstance(errors[0], ClosedError)
+    assert memory.get_broker("race")._channels["c"].queues == {}, "the subscriber's queue leaked"
+    assert consumer._children == []
+    memory.reset("race")

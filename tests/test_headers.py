@@ -49,7 +49,7 @@ def test_copy_is_independent() -> None:
 def test_wire_round_trip_keeps_str_and_bytes() -> None:
     h = Headers({"s": "caf\u00e9", "b": b"caf\xc3\xa9", "e": "", "eb": b""})
     pairs = h.to_wire()
-    assert (BINARY_HEADERS, b"b,eb") in pairs
+    assert (BINARY_HEADERS, b'["b", "eb"]') in pairs
     back = Headers.from_wire(pairs)
     assert back == h
     assert type(back["s"]) is str and type(back["b"]) is bytes
@@ -109,3 +109,18 @@ def test_header_policy() -> None:
     )  # no second warning
     with pytest.raises(ConfigError, match="unknown header policy"):
         apply_header_policy("drop", h, None, b"p", where="x")  # type: ignore[arg-type]
+
+
+def test_wire_names_with_commas_and_the_reserved_name() -> None:
+    h = Headers({"a,b": b"raw", "a": "text"})
+    assert Headers.from_wire(h.to_wire()) == h
+    with pytest.raises(ConfigError, match="reserved"):
+        Headers({BINARY_HEADERS: "x"})
+    # a foreign producer's header of that name that is not our marker is kept as data
+    assert Headers.from_wire([(BINARY_HEADERS, b"not json")]) == {BINARY_HEADERS: "not json"}
+
+
+@pytest.mark.parametrize("bad", ["trace-id", b"raw", 42])
+def test_headers_must_be_a_mapping_or_pairs(bad: object) -> None:
+    with pytest.raises(ConfigError, match="mapping or"):
+        Headers(bad)  # type: ignore[arg-type]

@@ -321,3 +321,116 @@ def test_receive_timeout_is_kept_within_a_batch(pair: Any) -> None:
     assert handled < 30 and elapsed < 0.6, f"{handled} handled in {elapsed:.2f} s"
     rest = Collector()
     assert sub.receive(rest, max_messages=30 - handled, timeout=2) == 30 - handled, "messages lost"
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_close_from_a_callback_keeps_running_callbacks_acks(url: str, workers: int) -> None:
+    """close() inside a callback: callbacks already running finish and are acked, so a
+    handled message never comes back; messages not started go back to the group."""
+    group_url = f"{url}?group=g"
+    with syncapi.producer(group_url) as producer, syncapi.consumer(group_url) as consumer:
+        sub = consumer.subscriber("orders")
+        handled: list[bytes] = []
+        lock = threading.Lock()
+
+        def callback(env: Any) -> None:
+            payload = env.read()
+            if payload == b"m0":
+                time.sleep(0.1)  # the other workers are inside their callbacks now
+                sub.close()
+            time.sleep(0.3)
+            with lock:
+                handled.append(payload)
+
+        producer.publisher("orders").send(*[f"m{i}".encode() for i in range(4)])
+        worker = sub.start(callback, workers=workers)
+        assert worker.join(5)
+        assert sub.closed
+        with syncapi.consumer(group_url) as again:
+            rest = Collector()
+            again.subscriber("orders").receive(rest, timeout=0.5)
+        assert not set(handled) & set(rest.payloads), "a handled message came back"
+        assert sorted(handled + rest.payloads) == [b"m0", b"m1", b"m2", b"m3"], "lost"
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs setitimer")
+def test_close_from_a_signal_storm_never_deadlocks(url: str) -> None:
+    """A handler calling close() may land anywhere in receive(): it must never hang."""
+    consumer = syncapi.consumer(url)
+    current: list[syncapi.Subscriber] = []
+    closes = [0]
+
+    def handler(signum: int, frame: object) -> None:
+        if current and not current[-1].closed:
+            current[-1].close(timeout=0)
+            closes[0] += 1
+
+    previous = signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, 0.0005, 0.0005)
+    try:
+        end = time.monotonic() + 2
+        while time.monotonic() < end:
+            current.append(consumer.subscriber("c"))
+            with pytest.raises(ClosedError):
+                while True:
+                    current[-1].receive(lambda env: None, timeout=0)
+            current.clear()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        consumer.close()
+    assert closes[0] > 10, "the handler never ran: the test proved nothing"
+
+
+def test_on_error_handler_returning_nonsense_falls_back(
+    pair: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    pub, sub = pair
+    pub.send(b"bad", b"ok")
+    seen: list[bytes] = []
+
+    def callback(env: Any) -> None:
+        seen.append(env.read())
+        if seen[-1] == b"bad" and seen.count(b"bad") == 1:
+            raise RuntimeError("first time")
+
+    with caplog.at_level(logging.ERROR, logger="syncapi.runtime"):
+        n = sub.receive(callback, on_error=lambda env, exc: "retry", max_messages=3, timeout=5)
+    assert n == 3 and sorted(seen) == [b"bad", b"bad", b"ok"], "the default (requeue) applies"
+    assert "on_error handler result" in caplog.text
+
+
+def test_keyboard_interrupt_in_a_callback_hands_back_the_batch(pair: Any) -> None:
+    pub, sub = pair
+    pub.send(*[str(i) for i in range(5)])
+
+    def callback(env: Any) -> None:
+        if env.read() == b"1":
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        sub.receive(callback)
+    rest = Collector()
+    assert sub.receive(rest, max_messages=4, timeout=2) == 4
+    assert rest.payloads == [b"1", b"2", b"3", b"4"], "the interrupted batch was not handed back"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"max_messages": 2.0}, "max_messages must be an integer"),
+        ({"max_messages": True}, "max_messages must be an integer"),
+        ({"timeout": "5"}, "timeout must be a number"),
+        ({"stop": True}, "stop must be a threading.Event"),
+    ],
+)
+def test_receive_argument_types(pair: Any, kwargs: dict[str, Any], match: str) -> None:
+    pub, sub = pair
+    pub.send(b"kept")
+    with pytest.raises(ConfigError, match=match):
+        sub.receive(lambda env: None, **kwargs)
+    with pytest.raises(ConfigError, match="max_messages must be an integer"):
+        sub.fetch(max_messages=1.5)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="timeout must be a number"):
+        pub.send(b"x", timeout="1")
+    assert [e.read() for e in sub.fetch(timeout=1)] == [b"kept"], "a refused call lost a message"

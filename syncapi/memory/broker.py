@@ -87,6 +87,13 @@ class _Queue:
 
 
 class _Channel:
+    """A channel: its queues, and what waits for its first queue.
+
+    ``queues`` is copy-on-write: attach and detach replace the dict, never change it,
+    so a send iterating the old one stays valid even when a signal handler on the same
+    thread opens or closes a subscriber in the middle of it.
+    """
+
     __slots__ = ("backlog", "name", "queues")
 
     def __init__(self, name: str) -> None:
@@ -225,7 +232,7 @@ class Broker:
                     q.items, ch.backlog = ch.backlog, deque()
                     if self._full_waiters:
                         self._not_full.notify_all()
-                ch.queues[name] = q
+                ch.queues = {**ch.queues, name: q}  # copy-on-write, see _Channel
             q.consumers += 1
             return q
 
@@ -239,7 +246,7 @@ class Broker:
             q.consumers -= 1
             if q.consumers == 0 and not q.durable:
                 ch = q.channel
-                ch.queues.pop(q.name, None)
+                ch.queues = {n: other for n, other in ch.queues.items() if other is not q}
                 if len(q):
                     _log.debug(
                         "memory://%s/%s: %d messages of closed subscriber queue %s discarded",

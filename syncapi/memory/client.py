@@ -47,13 +47,15 @@ class MemoryOptions:
         max_queue: messages a queue holds at most; a send waits while a queue it must
             reach is full.
         send_timeout: seconds a send waits for room at most (``None``: as long as it
-            takes); ``send(timeout=...)`` overrides it per call.
+            takes); ``send(timeout=...)`` overrides it per call. The default, 60 s, is
+            kafka-python's ``max_block_ms``: a channel nobody drains fails loudly instead
+            of hanging its sender.
         max_message_size: the largest payload accepted, in bytes.
         max_deliveries: deliveries of one message at most; a message nacked that often is
             dead-lettered (or dropped with an ERROR log). ``None``: no limit.
         dead_letter: a channel of the same broker that receives rejected and exhausted
             messages (with headers ``x-death-reason`` and ``x-original-channel``). A
-            dead-letter send waits ``send_timeout`` (5 s when unset) for room, then the
+            dead-letter send waits ``send_timeout`` (5 s at most) for room, then the
             message is dropped with an ERROR log, so a full dead-letter channel never
             hangs a receive loop.
         group: the consumer group of the subscribers a consumer makes: they share one
@@ -61,7 +63,7 @@ class MemoryOptions:
     """
 
     max_queue: int = 10_000
-    send_timeout: float | None = None
+    send_timeout: float | None = 60.0
     max_message_size: int = 64 * 1024 * 1024
     max_deliveries: int | None = 10
     dead_letter: str | None = None
@@ -331,9 +333,9 @@ class Subscriber(core.Subscriber):
                 target,
                 [(msg.payload, headers, msg.content_type)],
                 max_queue=self._options.max_queue,
-                timeout=_DEAD_LETTER_TIMEOUT
-                if self._options.send_timeout is None
-                else self._options.send_timeout,
+                timeout=min(
+                    self._options.send_timeout or _DEAD_LETTER_TIMEOUT, _DEAD_LETTER_TIMEOUT
+                ),
             )
         except TimeoutError:
             _log.error(

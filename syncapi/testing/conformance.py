@@ -89,14 +89,17 @@ class ProtocolConformance:
     def _syncapi_kit_resources(self) -> Iterator[None]:
         self._kit_resources: list[Any] = []
         yield
+        leaked = []
         for resource in reversed(self._kit_resources):
             try:
                 if isinstance(resource, Worker):
-                    resource.stop(timeout=5)
+                    if not resource.stop(timeout=5):
+                        leaked.append(resource)
                 else:
                     resource.close()
             except SyncapiError:
                 pass
+        assert not leaked, f"receive loops still running 5 s after stop(): {leaked}"
 
     def _keep(self, resource: Any) -> Any:
         self._kit_resources.append(resource)
@@ -239,7 +242,7 @@ class ProtocolConformance:
         channel = self.channel_name("sizes")
         sub = self.subscribe(consumer, channel)
         big = os.urandom(limit)
-        payloads = [b"", bytes(range(256)) * 4, big]
+        payloads = [b"", (bytes(range(256)) * 4)[: max(1, limit - 1)], big]
         collect = Collector(expected=len(payloads))
         self.start(sub, collect)
         pub = self.open_publisher(producer, channel)
