@@ -224,6 +224,10 @@ class _Loop:
         """Wait until every thread of the loop has ended; ``False`` on timeout."""
         if threading.current_thread() in self.threads:
             return self.done.is_set()  # close() from inside a callback: don't wait for ourselves
+        if timeout is not None and timeout <= 0:
+            # no lock taken: Event.wait() would, and a signal handler calling stop(0) may
+            # have interrupted this very thread inside an Event.wait() on the same event
+            return self.done.is_set()
         return self.done.wait(timeout)
 
     def _should_stop(self) -> bool:

@@ -333,9 +333,9 @@ class Subscriber(core.Subscriber):
                 target,
                 [(msg.payload, headers, msg.content_type)],
                 max_queue=self._options.max_queue,
-                timeout=min(
-                    self._options.send_timeout or _DEAD_LETTER_TIMEOUT, _DEAD_LETTER_TIMEOUT
-                ),
+                timeout=_DEAD_LETTER_TIMEOUT
+                if self._options.send_timeout is None
+                else min(self._options.send_timeout, _DEAD_LETTER_TIMEOUT),
             )
         except TimeoutError:
             _log.error(
