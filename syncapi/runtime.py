@@ -193,7 +193,6 @@ class _Loop:
         # A plain flag, not an Event: Event.set() takes a lock, and request_stop() must
         # be safe in a signal handler that interrupted this very loop's thread.
         self.stopping = False
-        self._batch_pos = 0  # the inline loop's place in its current batch
         self.done = threading.Event()
         self.error: BaseException | None = None
         self.threads: list[threading.Thread] = []
@@ -343,52 +342,54 @@ class _Loop:
             n = self.max_in_flight
             if self.max_messages is not None:
                 n = min(n, self.max_messages - self.received)
-            batch = self._fetch(n)
-            self._batch_pos = 0
-            try:
-                self._run_batch(batch)
-            finally:
-                # whatever ends the batch early (a stop, KeyboardInterrupt, an error that
-                # escapes) hands back the messages not yet taken on (and the current one,
-                # unless it was settled)
-                if self._batch_pos < len(batch):
-                    self._requeue(batch[self._batch_pos :])
+            self._run_batch(self._fetch(n))
 
     def _run_batch(self, batch: list[EnvelopeReader]) -> None:
-        """Run the callbacks of one fetched batch, keeping ``_batch_pos`` on the current one.
+        """Run the callbacks of one fetched batch, on the loop's one thread.
 
         The hot loop of every single-threaded receive: the common case (ack="auto") is
-        _handle() unrolled, since one thread runs every callback and counts unlocked.
+        _handle() unrolled, and its counters are kept in locals and added once per
+        batch (no other thread writes them). Whatever ends the batch early — a stop,
+        the deadline, a KeyboardInterrupt or another escaping error — hands back the
+        messages not taken on, and the current one unless it was settled.
         """
         user_stop, callback = self.user_stop, self.callback
         deadline, monotonic = self.deadline, time.monotonic
         auto = self.ack == "auto"
-        for i, env in enumerate(batch):
-            self._batch_pos = i
-            if i and (
-                self.stopping
-                or (user_stop is not None and user_stop.is_set())
-                or (deadline is not None and monotonic() >= deadline)
-            ):
-                return
-            self.received += 1
-            if not auto:
-                self._handle(env)
-                continue
-            try:
-                callback(env)
-            except Exception as exc:
-                self._failed(env, exc)
-                continue
-            self.handled += 1
-            if not env._settled:
+        taken = handled = acked = 0
+        try:
+            for env in batch:
+                if taken and (
+                    self.stopping
+                    or (user_stop is not None and user_stop.is_set())
+                    or (deadline is not None and monotonic() >= deadline)
+                ):
+                    break
+                if not auto:
+                    self._handle(env)
+                    taken += 1
+                    continue
                 try:
-                    env.ack()
-                except Exception:
-                    _log.exception("could not ack message on %s", env.identity)
-                else:
-                    self.acked += 1
-        self._batch_pos = len(batch)
+                    callback(env)
+                except Exception as exc:
+                    self._failed(env, exc)
+                    taken += 1
+                    continue
+                taken += 1
+                handled += 1
+                if not env._settled:
+                    try:
+                        env.ack()
+                    except Exception:
+                        _log.exception("could not ack message on %s", env.identity)
+                    else:
+                        acked += 1
+        finally:
+            self.received += taken
+            self.handled += handled
+            self.acked += acked
+            if taken < len(batch):
+                self._requeue(batch[taken:])
 
     def _take_slots(self) -> int:
         """Block until an in-flight slot is free; take as many as are free (a batch at most).

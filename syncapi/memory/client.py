@@ -163,6 +163,16 @@ class EnvelopeReader(core.EnvelopeReader):
         """When the message was sent (seconds since the epoch)."""
         return self._message.timestamp
 
+    def ack(self) -> None:
+        """Acknowledge: the message was handled and must not come again.
+
+        The base class's ack() with its hook call inlined: it runs once per message.
+        """
+        if self._settled:
+            self._settle()  # raises the "already settled" ClosedError
+        self._settled = True
+        self._subscriber._unacked.pop(self._message.seq, None)  # type: ignore[union-attr]
+
     @property
     def identity(self) -> str:
         """``memory://BROKER/CHANNEL #SEQ`` for logs."""
