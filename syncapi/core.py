@@ -449,20 +449,26 @@ class _Endpoint(Closable):
         child.close()  # close() ran while the channel opened: it must not outlive it
         raise ClosedError(f"{self!r} was closed while {address!r} was opening")
 
-    def _close_children(self) -> None:
-        with self._children_lock:
-            children, self._children = self._children, []
-        for child in children:
-            child.close()
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Close every channel opened from this object, then the connection itself.
 
-    def close(self) -> None:
-        """Close every channel opened from this object, then the connection itself."""
+        ``timeout`` bounds, in all, how long subscribers' running callbacks may take to
+        finish (see :meth:`Subscriber.close`). Idempotent and thread-safe.
+        """
         with self._close_lock:
             if self._closed:
                 return
             self._closed = True
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            self._close_children()
+            with self._children_lock:
+                children, self._children = self._children, []
+            for child in children:
+                if isinstance(child, Subscriber):
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    child.close(left)
+                else:
+                    child.close()
         finally:
             self._close()
 
