@@ -415,7 +415,9 @@ class _Endpoint(Closable):
     capabilities: ClassVar[Capabilities] = Capabilities()
     """What the protocol can do (see :class:`Capabilities`)."""
 
-    def __init__(self, url: ServerURL | str, **options: Any) -> None:
+    def __init__(self, url: ServerURL | str) -> None:
+        """Parse ``url``; a protocol's own ``__init__(url, **options)`` resolves its
+        options (see :func:`syncapi.servers.resolve_options`) and connects."""
         from .servers import ServerURL, parse_server_url
 
         super().__init__()
