@@ -695,6 +695,10 @@ class Subscriber(_Channel, ABC):
 
     poll_interval: ClassVar[float] = 0.5
     """Longest a loop blocks in :meth:`_fetch` before it checks its stop conditions."""
+    concurrent_fetch: ClassVar[bool] = False
+    """Set by a protocol whose :meth:`_fetch` may run on several threads at once and
+    whose messages carry no :attr:`~EnvelopeReader.ordering_key`: ``start(workers=N)``
+    then runs N fetching loops instead of one fetcher handing off to N workers."""
     default_on_error: ClassVar[str] = "requeue"
     """The ``on_error`` policy used when none is given (protocols without redelivery use
     ``"reject"``)."""

@@ -197,6 +197,10 @@ class _Loop:
         self.error: BaseException | None = None
         self.threads: list[threading.Thread] = []
         self._count_lock: threading.Lock | None = threading.Lock() if workers > 1 else None
+        # Every thread fetches for itself (each an inline loop) when the protocol's fetch
+        # is thread-safe and it has no ordering keys: one hand-off fewer per message.
+        self.concurrent = workers > 1 and sub.concurrent_fetch
+        self.batch = max(1, max_in_flight // workers) if self.concurrent else max_in_flight
         self.received = 0
         self.acked = 0
         self.nacked = 0
@@ -319,7 +323,7 @@ class _Loop:
     def run_dispatcher(self) -> None:
         """Fetch and dispatch until told to stop; runs on the loop's first thread."""
         try:
-            if self.workers == 1:
+            if self.workers == 1 or self.concurrent:
                 self._dispatch_inline()
             else:
                 self._dispatch_to_workers()
@@ -333,13 +337,13 @@ class _Loop:
             _log.error("receive loop on %r ended by an error", self.sub, exc_info=exc)
         finally:
             self.stopping = True
-            if self.workers > 1:
+            if self.workers > 1 and not self.concurrent:
                 for _ in range(self.workers):
                     self._ready.put(None)
 
     def _dispatch_inline(self) -> None:
         while not self._should_stop():
-            n = self.max_in_flight
+            n = self.batch
             if self.max_messages is not None:
                 n = min(n, self.max_messages - self.received)
             self._run_batch(self._fetch(n))
@@ -385,9 +389,15 @@ class _Loop:
                     else:
                         acked += 1
         finally:
-            self.received += taken
-            self.handled += handled
-            self.acked += acked
+            if self._count_lock is None:
+                self.received += taken
+                self.handled += handled
+                self.acked += acked
+            else:
+                with self._count_lock:
+                    self.received += taken
+                    self.handled += handled
+                    self.acked += acked
             if taken < len(batch):
                 self._requeue(batch[taken:])
 
@@ -529,7 +539,9 @@ class Worker:
     """A receive loop running in background threads (made by ``Subscriber.start``).
 
     One dispatcher thread fetches; with ``workers > 1``, that many worker threads run the
-    callbacks. All are daemon threads named after the channel, and all end on
+    callbacks — or, when the subscriber sets ``concurrent_fetch``, ``workers`` threads
+    each fetch and run callbacks for themselves. All are daemon threads named after the
+    channel, and all end on
     :meth:`stop`, on ``Subscriber.close()``, and (gracefully, within 5 s) at interpreter
     exit.
 
@@ -554,10 +566,20 @@ class Worker:
         self.name = name or f"syncapi[{sub.channel}]"
         sub._register_loop(self._loop)
         loop = self._loop
-        threads = [
-            threading.Thread(target=self._run_dispatcher, name=f"{self.name}-fetch", daemon=True)
-        ]
-        if workers > 1:
+        if loop.concurrent:
+            threads = [
+                threading.Thread(
+                    target=self._run_dispatcher, name=f"{self.name}-worker-{i}", daemon=True
+                )
+                for i in range(workers)
+            ]
+        else:
+            threads = [
+                threading.Thread(
+                    target=self._run_dispatcher, name=f"{self.name}-fetch", daemon=True
+                )
+            ]
+        if workers > 1 and not loop.concurrent:
             threads += [
                 threading.Thread(
                     target=self._run_worker, name=f"{self.name}-worker-{i}", daemon=True

@@ -282,6 +282,7 @@ class Subscriber(core.Subscriber):
     """
 
     default_on_error = "requeue"
+    concurrent_fetch = True  # the broker's lock serialises fetches; no ordering keys
 
     def __init__(
         self, consumer: Consumer, channel: str, *, bindings: Any, operation_bindings: Any
