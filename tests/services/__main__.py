@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .base import CACHE_DIR, STATE_DIR, Service, ServiceError, pid_alive
+from .base import STATE_DIR, Service, ServiceError, pid_alive
 
 KINDS = ("kafka", "amqp")
 
@@ -42,7 +42,7 @@ def _start(kind: str) -> int:
     if state is not None and isinstance(state.get("pid"), int) and pid_alive(int(state["pid"])):
         print(f"{kind}: already running at {state['url']}")
         return 0
-    service = _make(kind, CACHE_DIR / "manual" / kind)
+    service = _make(kind, STATE_DIR / "data" / kind)
     seconds = service.start()
     service.save_state()
     print(f"{kind}: {service.url} (started in {seconds:.1f} s, pid {service.pid})")

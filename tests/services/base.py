@@ -37,8 +37,9 @@ __all__ = [
 
 CACHE_DIR = Path(os.environ.get("SYNCAPI_TEST_CACHE", Path.home() / ".cache" / "syncapi-test"))
 """Downloads that outlive a run (the Kafka jars); outside the work tree on purpose."""
-STATE_DIR = CACHE_DIR / "run"
-"""One JSON file per running service: what ``python -m tests.services stop`` reads."""
+STATE_DIR = Path(os.environ.get("SYNCAPI_TEST_STATE", CACHE_DIR / "run"))
+"""Where ``python -m tests.services`` keeps the brokers it runs: one JSON file each (what
+``stop`` reads) and their data (``data/<name>``)."""
 
 
 class ServiceError(RuntimeError):
