@@ -25,6 +25,9 @@ Semantics, the same for every protocol:
   Kafka partition) still run one at a time, in order; others run in parallel.
 * **Bounded work**: at most ``max_in_flight`` fetched messages wait or run at once;
   fetching pauses beyond that (the subscriber's ``_keepalive`` hook runs meanwhile).
+* **Withdrawn messages**: a protocol may settle a fetched message before its callback
+  runs (Kafka withdraws the messages after a rewound one in its partition: they come
+  again, after it); the loop skips such a message without calling back.
 * **Stopping**: :meth:`Worker.stop` or ``Subscriber.close()`` from any thread (or a
   signal handler) wake a blocked fetch at once through the ``_interrupt`` hook; a
   ``stop=`` event is checked at least every ``poll_interval`` (0.5 s). Callbacks already
@@ -273,6 +276,8 @@ class _Loop:
             _log.exception("could not %s message on %s", outcome.value, env.identity)
 
     def _handle(self, env: EnvelopeReader) -> None:
+        if env._settled:
+            return  # withdrawn by the protocol before its callback ran: it comes again
         ack = self.ack
         if ack == "before":
             self._settle(env, Outcome.ACK)
@@ -369,7 +374,7 @@ class _Loop:
                     or (deadline is not None and monotonic() >= deadline)
                 ):
                     break
-                if not auto:
+                if not auto or env._settled:
                     self._handle(env)
                     taken += 1
                     continue
