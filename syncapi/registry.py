@@ -49,6 +49,7 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*$")
 # scheme -> (target "module:attribute", the extra that installs its client library)
 _BUILTIN: dict[str, tuple[str, str | None]] = {
     "memory": ("syncapi.memory:PROTOCOL", None),
+    "kafka": ("syncapi.kafka:PROTOCOL", "kafka"),
 }
 
 

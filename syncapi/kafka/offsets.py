@@ -1,0 +1,188 @@
+"""Which offsets a Kafka subscriber may commit: at-least-once bookkeeping.
+
+Kafka commits a position per partition, not single messages, so a message may only be
+counted as done when every message before it in its partition is done too. The tracker
+keeps, per partition, the delivered messages not yet settled (in offset order); the
+committable position is the first of them, or the offset after the last one delivered
+when all are settled.
+
+Acks and nacks come from any worker thread; the subscriber's fetching thread reads the
+committable positions and applies rewinds. One lock guards it all; every operation is
+O(1) per message except a rewind, which withdraws the later messages of its partition.
+
+A *rewind* (a nack with requeue) moves the partition back to the nacked message: the
+messages delivered after it in that partition are *withdrawn* (settled without a
+callback, so the receive loop skips them) and come again after it. Each partition has an
+epoch, bumped by every rewind and revocation, so that a late ack of a message from
+before it changes nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Iterable
+from typing import Any, Protocol
+
+__all__ = ["OffsetTracker", "Tracked"]
+
+
+class Tracked(Protocol):
+    """What the tracker needs of a delivered message."""
+
+    _tp: Hashable
+    _offset: int
+    _epoch: int
+
+    def _withdraw(self) -> None:
+        """Settle the message without a callback: it will be delivered again."""
+
+
+class _Partition:
+    __slots__ = ("committed", "epoch", "next", "pending", "rewind")
+
+    def __init__(self) -> None:
+        self.pending: dict[int, Tracked] = {}  # delivered, unsettled; insertion = offset order
+        self.next: int | None = None  # offset after the last delivered
+        self.committed: int | None = None  # last position committed (or being committed)
+        self.epoch = 0
+        self.rewind: int | None = None  # seek wanted before the next fetch
+
+
+class OffsetTracker:
+    """Delivered, settled and committable offsets of one subscriber (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._parts: dict[Hashable, _Partition] = {}
+        self._failures: dict[tuple[Hashable, int], int] = {}  # nacked deliveries so far
+        self._rewinds = 0  # partitions with a rewind to apply (a cheap "anything to do?")
+
+    # -- the fetching thread ---------------------------------------------------------
+    def delivered(self, tp: Hashable, messages: list[Any]) -> int:
+        """Register ``messages`` of partition ``tp`` (in offset order); return the epoch
+        they belong to. Messages of a partition with a rewind pending are refused: the
+        caller drops them and they come again after the seek (returns -1)."""
+        with self._lock:
+            part = self._parts.get(tp)
+            if part is None:
+                part = self._parts[tp] = _Partition()
+            if part.rewind is not None:
+                return -1
+            pending = part.pending
+            for msg in messages:
+                pending[msg._offset] = msg
+            part.next = messages[-1]._offset + 1
+            return part.epoch
+
+    def delivery_count(self, tp: Hashable, offset: int) -> int:
+        """How many times the message was delivered, counting this time."""
+        if not self._failures:
+            return 1
+        with self._lock:
+            return self._failures.get((tp, offset), 0) + 1
+
+    def take_rewinds(self) -> list[tuple[Hashable, int]]:
+        """The ``(partition, offset)`` seeks to apply now; they count as applied."""
+        if not self._rewinds:
+            return []
+        with self._lock:
+            out = []
+            for tp, part in self._parts.items():
+                if part.rewind is not None:
+                    out.append((tp, part.rewind))
+                    part.rewind = None
+            self._rewinds = 0
+            return out
+
+    def to_commit(self) -> dict[Hashable, int]:
+        """Committable positions that moved since the last commit; marked as committed."""
+        with self._lock:
+            out = {}
+            for tp, part in self._parts.items():
+                position = self._position(part)
+                if position is not None and position != part.committed:
+                    out[tp] = part.committed = position
+            return out
+
+    def commit_failed(self, offsets: dict[Hashable, int]) -> None:
+        """Forget that ``offsets`` were committed, so that the next commit sends them again."""
+        with self._lock:
+            for tp, offset in offsets.items():
+                part = self._parts.get(tp)
+                if part is not None and part.committed == offset:
+                    part.committed = None
+
+    @staticmethod
+    def _position(part: _Partition) -> int | None:
+        for offset in part.pending:
+            return offset
+        return part.next
+
+    # -- any thread -------------------------------------------------------------------
+    def settle(self, msg: Tracked) -> bool:
+        """The message is done (acked, or rejected and dead-lettered); ``False`` if it was
+        stale (its partition was rewound or revoked since it was delivered)."""
+        tp = msg._tp
+        with self._lock:
+            part = self._parts.get(tp)
+            if part is None or part.epoch != msg._epoch:
+                return False
+            part.pending.pop(msg._offset, None)
+            if self._failures:
+                self._failures.pop((tp, msg._offset), None)
+            return True
+
+    def rewind(self, msg: Tracked) -> int:
+        """Deliver ``msg`` again: rewind its partition to it. Returns how many deliveries
+        failed so far (this one included), or 0 when the message was stale."""
+        tp, offset = msg._tp, msg._offset
+        with self._lock:
+            part = self._parts.get(tp)
+            if part is None or part.epoch != msg._epoch or offset not in part.pending:
+                return 0
+            part.epoch += 1
+            later = [m for o, m in part.pending.items() if o > offset]
+            for m in later:
+                del part.pending[m._offset]
+            del part.pending[offset]
+            part.next = offset
+            if part.rewind is None or offset < part.rewind:
+                if part.rewind is None:
+                    self._rewinds += 1
+                part.rewind = offset
+            failures = self._failures.get((tp, offset), 0) + 1
+            self._failures[(tp, offset)] = failures
+        for m in later:
+            m._withdraw()
+        return failures
+
+    def pending(self, tps: Iterable[Hashable]) -> int:
+        """How many delivered messages of partitions ``tps`` are not settled yet."""
+        with self._lock:
+            return sum(len(p.pending) for tp in tps if (p := self._parts.get(tp)) is not None)
+
+    def revoke(self, tps: Iterable[Hashable]) -> dict[Hashable, int]:
+        """Forget partitions ``tps``; return their committable positions not yet committed.
+
+        Their unsettled messages are withdrawn: they belong to the next owner now.
+        """
+        withdrawn: list[Tracked] = []
+        out: dict[Hashable, int] = {}
+        with self._lock:
+            for tp in tps:
+                part = self._parts.pop(tp, None)
+                if part is None:
+                    continue
+                position = self._position(part)
+                if position is not None and position != part.committed:
+                    out[tp] = position
+                withdrawn.extend(part.pending.values())
+                if part.rewind is not None:
+                    self._rewinds -= 1
+            if self._failures:
+                gone = set(out) | {tp for tp in tps}
+                for key in [k for k in self._failures if k[0] in gone]:
+                    del self._failures[key]
+        for msg in withdrawn:
+            msg._withdraw()
+        return out
