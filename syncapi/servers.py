@@ -331,7 +331,7 @@ def resolve_options(
     Query values are converted by the field's type hint: ``str``, ``int``, ``float``,
     ``bool`` (``true/false``, ``1/0``, ``yes/no``, ``on/off``), ``X | None`` (``''``,
     ``'none'`` or ``'null'`` give ``None``), ``tuple[X, ...]`` (comma-separated) and
-    ``Literal[...]``. Overrides win over the query; they are checked against the same
+    ``Literal[...]``; a ``dict[K, V]`` option can only be a keyword argument. Overrides win over the query; they are checked against the same
     hints but not converted from strings (an ``int`` is accepted for a ``float``, a list
     for a tuple). Names may be written in snake_case or camelCase (``client_id`` or
     ``clientId``), but not both for one option in the same source. Fields left out keep
@@ -464,6 +464,8 @@ def _from_text(hint: Any, text: str) -> Any:
     if get_origin(hint) is tuple:
         item = _tuple_item(hint)
         return tuple(_from_text(item, part.strip()) for part in text.split(",") if text.strip())
+    if get_origin(hint) in (dict, Mapping):
+        raise _Mismatch  # a mapping is a keyword argument only
     if hint is bool:
         word = text.strip().lower()
         if word in _TRUE_WORDS or word in _FALSE_WORDS:
@@ -502,6 +504,11 @@ def _from_value(hint: Any, value: object) -> Any:
         if value is None:
             return None
         raise _Mismatch
+    if get_origin(hint) in (dict, Mapping):
+        key_hint, value_hint = get_args(hint) or (Any, Any)
+        if not isinstance(value, Mapping):
+            raise _Mismatch
+        return {_from_value(key_hint, k): _from_value(value_hint, v) for k, v in value.items()}
     if isinstance(value, bool) and hint in (int, float):
         raise _Mismatch
     if hint is float and isinstance(value, int):
@@ -528,6 +535,8 @@ def _describe(hint: Any, *, text: bool) -> str:
             if text
             else f"a tuple or list (each item {item})"
         )
+    if get_origin(hint) in (dict, Mapping):
+        return "a dict (a keyword argument; it cannot be given in a URL)" if text else "a dict"
     simple = {
         str: "a string",
         int: "an integer",
