@@ -365,7 +365,7 @@ class _Loop:
         user_stop, callback = self.user_stop, self.callback
         deadline, monotonic = self.deadline, time.monotonic
         auto = self.ack == "auto"
-        taken = handled = acked = 0
+        taken = handled = acked = withdrawn = 0
         try:
             for env in batch:
                 if taken and (
@@ -374,7 +374,11 @@ class _Loop:
                     or (deadline is not None and monotonic() >= deadline)
                 ):
                     break
-                if not auto or env._settled:
+                if env._settled:  # withdrawn: it comes again and counts then
+                    taken += 1
+                    withdrawn += 1
+                    continue
+                if not auto:
                     self._handle(env)
                     taken += 1
                     continue
@@ -395,12 +399,12 @@ class _Loop:
                         acked += 1
         finally:
             if self._count_lock is None:
-                self.received += taken
+                self.received += taken - withdrawn
                 self.handled += handled
                 self.acked += acked
             else:
                 with self._count_lock:
-                    self.received += taken
+                    self.received += taken - withdrawn
                     self.handled += handled
                     self.acked += acked
             if taken < len(batch):
