@@ -28,7 +28,7 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .. import core
-from ..errors import ClosedError, ReceiveError, SendError, SyncapiError
+from ..errors import ClosedError, ReceiveError, SyncapiError
 from ..errors import TimeoutError as SyncapiTimeout
 from ..headers import Headers
 from ..servers import ServerURL, resolve_options
@@ -303,6 +303,7 @@ class Subscriber(core.Subscriber):
         self._buffer: deque[EnvelopeReader] = deque()  # fetched by a keeper poll, not handed out
         self._wakeups = 0  # bumped by _interrupt; a fetch that sees it change returns
         self._closing = False
+        self._troubled = False  # the last poll failed with a retriable error
         self._next_commit = 0.0
         self._last_poll = time.monotonic()
         self._keep_every = max(0.05, min(options.max_poll_interval_ms / 4000, 1.0))
@@ -434,7 +435,7 @@ class Subscriber(core.Subscriber):
                     env.payload, headers=headers, content_type=env.content_type, key=env.key
                 )
                 publisher.send(letter)
-            except (SendError, SyncapiError) as exc:
+            except Exception as exc:  # whatever failed, the message must not be lost
                 _log.error(
                     "%s %s: dead-letter topic %r failed (%s); it will be delivered again",
                     env.identity,
@@ -482,9 +483,21 @@ class Subscriber(core.Subscriber):
         try:
             batches = self._kc.poll(timeout_ms=max(0, int(seconds * 1000)), max_records=max_records)
         except Exception as exc:
-            raise ReceiveError(f"{self!r}: polling Kafka failed: {describe_error(exc)}") from exc
+            if not _retriable(exc):
+                raise ReceiveError(
+                    f"{self!r}: polling Kafka failed: {describe_error(exc)}"
+                ) from exc
+            # kafka-python reconnects by itself; say so once per outage, not per poll
+            if not self._troubled:
+                self._troubled = True
+                _log.warning("%r: %s; retrying", self, describe_error(exc))
+            time.sleep(min(seconds, _SLICE))
+            return []
         finally:
             self._last_poll = time.monotonic()
+        if self._troubled:
+            self._troubled = False
+            _log.warning("%r: polling works again", self)
         if not batches:
             return []
         out: list[EnvelopeReader] = []
@@ -623,6 +636,13 @@ class Subscriber(core.Subscriber):
             )
         else:
             _log.debug("%r: committed %s on revocation", self, offsets)
+
+
+def _retriable(exc: BaseException) -> bool:
+    """Whether kafka-python says trying again may work (a broker restart, a leader move)."""
+    import kafka.errors as errors
+
+    return isinstance(exc, errors.KafkaError) and bool(getattr(exc, "retriable", False))
 
 
 def _make_listener(sub: Subscriber) -> Any:
