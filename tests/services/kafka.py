@@ -302,7 +302,10 @@ class KafkaService(Service):
         """Format ``log.dirs`` for KRaft, once: a formatted directory is kept as it is."""
         if (self.data_dir / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # StorageTool reads "-abc..." as an option (as
+            # Kafka's own Uuid.randomUuid() knows, and avoids the same way)
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
         run(
             self._java(
                 "kafka.tools.StorageTool",
