@@ -113,3 +113,25 @@ def test_two_broker_restarts_lose_no_acknowledged_message(
         for consumer in consumers:
             consumer.close()
         producer.close()
+
+
+def test_send_while_the_broker_is_down_times_out_as_asked(kafka_service: Service) -> None:
+    """With the broker stopped, ``send(timeout=1)`` raises syncapi's TimeoutError after
+    about a second (the record may still be delivered later: it is at-least-once)."""
+    from syncapi.errors import TimeoutError as SyncapiTimeout
+
+    if kafka_service.pid is None:
+        kafka_service.start()
+    topic = f"down-{uuid.uuid4().hex[:8]}"
+    with kafka.Producer(kafka_service.url) as producer:
+        pub = producer.publisher(topic)
+        pub.send(b"while up")  # the topic and its leader are known
+        kafka_service.stop()
+        try:
+            started = time.monotonic()
+            with pytest.raises(SyncapiTimeout, match="not acknowledged within 1"):
+                pub.send(b"while down", timeout=1)
+            assert 0.9 <= time.monotonic() - started < 3
+        finally:
+            kafka_service.start()
+        pub.send(b"up again", timeout=60)
