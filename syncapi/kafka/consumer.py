@@ -35,8 +35,8 @@ from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
 from .clients import bootstrap_servers, build, describe_error, translate
 from .offsets import OffsetTracker
-from .options import ConsumerOptions, admin_settings
-from .topics import TopicAdmin, check_topic_name
+from .options import ConsumerOptions
+from .topics import TopicAdmin
 from .wire import CAPABILITIES, read_headers
 
 __all__ = ["Consumer", "EnvelopeReader", "Subscriber"]
@@ -202,11 +202,7 @@ class Consumer(core.Consumer):
         core.Consumer.__init__(self, url)
         self.options: ConsumerOptions = resolve_options(ConsumerOptions, self.url.query, options)
         self._bootstrap = bootstrap_servers(self.url)
-        self._admin = TopicAdmin(
-            admin_settings(self.options, self._bootstrap),
-            create=self.options.create_topics,
-            mismatch=self.options.topic_mismatch,
-        )
+        self._admin = TopicAdmin.for_options(self.options, self._bootstrap)
         self._admin.client()  # connect now: an unreachable cluster fails fast
         self._dead_letter_lock = threading.Lock()
         self._dead_letter: Any = None  # a syncapi.kafka Publisher, made on first use
@@ -216,10 +212,7 @@ class Consumer(core.Consumer):
     ) -> Subscriber:
         channel_bindings = ChannelBindings.coerce(bindings)
         op = OperationBindings.coerce(operation_bindings)
-        topic = check_topic_name(
-            channel_bindings.topic if channel_bindings and channel_bindings.topic else channel
-        )
-        self._admin.ensure(topic, channel_bindings)
+        topic = self._admin.declare(channel, channel_bindings)
         group_id = (op.group_id_value if op else None) or self.options.group_id
         client_id = (op.client_id_value if op else None) or self.options.client_id
         return Subscriber(

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 from ..errors import ConfigError
 
-__all__ = ["ConsumerOptions", "ProducerOptions", "TopicMismatch", "admin_settings"]
+__all__ = ["CommonOptions", "ConsumerOptions", "ProducerOptions", "TopicMismatch", "admin_settings"]
 
 TopicMismatch = Literal["raise", "warn", "ignore"]
 """What happens when a topic that channel bindings describe exists with another layout:
@@ -68,7 +68,7 @@ def _check_client_config(config: Mapping[str, Any] | None, managed: frozenset[st
 
 
 @dataclass(frozen=True)
-class _CommonOptions:
+class CommonOptions:
     """Options of both producers and consumers."""
 
     client_id: str | None = None
@@ -95,7 +95,7 @@ class _CommonOptions:
 
 
 @dataclass(frozen=True)
-class ProducerOptions(_CommonOptions):
+class ProducerOptions(CommonOptions):
     """Options of :class:`syncapi.kafka.Producer` (see the module documentation).
 
     ``send()`` returns when the broker acknowledged every record as ``acks`` asks, or
@@ -185,7 +185,7 @@ class ProducerOptions(_CommonOptions):
 
 
 @dataclass(frozen=True)
-class ConsumerOptions(_CommonOptions):
+class ConsumerOptions(CommonOptions):
     """Options of :class:`syncapi.kafka.Consumer` (see the module documentation).
 
     Each subscriber is one member of the consumer group (one ``KafkaConsumer``).
@@ -308,7 +308,7 @@ class ConsumerOptions(_CommonOptions):
         return settings
 
 
-def admin_settings(options: _CommonOptions, bootstrap: list[str]) -> dict[str, Any]:
+def admin_settings(options: CommonOptions, bootstrap: list[str]) -> dict[str, Any]:
     """``KafkaAdminClient`` settings from the connection part of ``options``."""
     from kafka import KafkaAdminClient
 

@@ -14,8 +14,8 @@ from ..headers import HeadersLike
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
 from .clients import bootstrap_servers, build, describe_error, translate
-from .options import ProducerOptions, admin_settings
-from .topics import TopicAdmin, check_topic_name
+from .options import ProducerOptions
+from .topics import TopicAdmin
 from .wire import CAPABILITIES, CONTENT_TYPE_HEADER, to_key
 
 __all__ = ["EnvelopeWriter", "Producer", "Publisher"]
@@ -158,20 +158,13 @@ class Producer(core.Producer):
         self._client = _Client(
             self.options.client_settings(self._bootstrap, None), f"Kafka producer for {self.url}"
         )
-        self._admin = TopicAdmin(
-            admin_settings(self.options, self._bootstrap),
-            create=self.options.create_topics,
-            mismatch=self.options.topic_mismatch,
-        )
+        self._admin = TopicAdmin.for_options(self.options, self._bootstrap)
 
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
         channel_bindings = ChannelBindings.coerce(bindings)
-        topic = check_topic_name(
-            channel_bindings.topic if channel_bindings and channel_bindings.topic else channel
-        )
-        self._admin.ensure(topic, channel_bindings)
+        topic = self._admin.declare(channel, channel_bindings)
         return Publisher(
             self,
             channel,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .clients import build, translate
-from .options import TopicMismatch
+from .options import CommonOptions, TopicMismatch, admin_settings
 
 if TYPE_CHECKING:
     from .bindings import ChannelBindings
@@ -78,6 +78,22 @@ class TopicAdmin:
         self._client: Any = None
         self._checked: set[str] = set()
         self._closed = False
+
+    @classmethod
+    def for_options(cls, options: CommonOptions, bootstrap: list[str]) -> TopicAdmin:
+        """The admin of a producer or consumer with these options and brokers."""
+        return cls(
+            admin_settings(options, bootstrap),
+            create=options.create_topics,
+            mismatch=options.topic_mismatch,
+        )
+
+    def declare(self, channel: str, bindings: ChannelBindings | None) -> str:
+        """The topic of ``channel`` (``bindings.topic`` or the address), checked, and
+        created or compared as ``bindings`` declare."""
+        topic = check_topic_name(bindings.topic if bindings and bindings.topic else channel)
+        self.ensure(topic, bindings)
+        return topic
 
     def client(self) -> Any:
         """The admin client, made on first use (callers hold no lock)."""
