@@ -881,6 +881,14 @@ class Subscriber(_Channel, ABC):
     def _nack(self, envelope: EnvelopeReader, requeue: bool) -> None:
         """Hook: negatively acknowledge ``envelope``. Called from any worker thread."""
 
+    def _release(self, envelope: EnvelopeReader) -> None:
+        """Hook: hand back a fetched message that no callback ran for (the loop stopped
+        first), so that it is delivered again. Called from any loop thread, with the
+        message already marked settled. Default: ``_nack(envelope, requeue=True)``; a
+        protocol that counts failed deliveries overrides it so that this one does not
+        count."""
+        self._nack(envelope, True)
+
     def _interrupt(self) -> None:
         """Hook: make a blocked :meth:`_fetch` return soon. Called from any thread, also
         from a signal handler: it must not block for long (a bounded lock wait of a few

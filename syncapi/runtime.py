@@ -314,9 +314,19 @@ class _Loop:
             self._settle(env, outcome)
 
     def _requeue(self, envs: list[EnvelopeReader] | deque[EnvelopeReader]) -> None:
+        """Hand back messages no callback ran for (a stop, an escaping error): the
+        subscriber's ``_release`` puts them back without counting a failed delivery."""
+        release = self.sub._release
         for env in envs:
-            if not env._settled:
-                self._settle(env, Outcome.REQUEUE)
+            if env._settled:
+                continue
+            env._settled = True
+            try:
+                release(env)
+            except Exception:
+                _log.exception("could not hand back message on %s", env.identity)
+            else:
+                self._add(nacked=1)
 
     # -- the dispatcher ----------------------------------------------------------------
     def _fetch(self, n: int) -> list[EnvelopeReader]:

@@ -237,3 +237,32 @@ def test_wait_until_helper_polls() -> None:
     threading.Timer(0.05, lambda: box.__setitem__(0, 1)).start()
     assert wait_until(lambda: box[0] == 1, 2)
     assert not wait_until(lambda: False, 0.05)
+
+
+def test_messages_handed_back_by_a_stopping_loop_keep_their_delivery_count() -> None:
+    """A stop hands back fetched messages no callback ran for: that is not a failed
+    delivery, so max_deliveries=1 still lets them be handled later."""
+    import threading
+
+    with (
+        syncapi.producer("memory://handback") as producer,
+        syncapi.consumer("memory://handback", group="g", max_deliveries=1) as consumer,
+    ):
+        sub = consumer.subscriber("jobs")
+        producer.publisher("jobs").send(*(str(i).encode() for i in range(20)))
+        first, go_on = threading.Event(), threading.Event()
+
+        def stop_after_first(env: syncapi.EnvelopeReader) -> None:
+            first.set()
+            go_on.wait(5)
+
+        loop = sub.start(stop_after_first, max_in_flight=20)
+        assert first.wait(5)
+        loop.stop(timeout=0)  # the other 19 of the batch are handed back
+        go_on.set()
+        assert loop.join(5) and loop.handled == 1
+        counts: list[int] = []
+        handled = sub.receive(
+            lambda env: counts.append(env.delivery_count), max_messages=19, timeout=5
+        )
+        assert handled == 19 and set(counts) == {1}, counts

@@ -325,6 +325,13 @@ class Subscriber(core.Subscriber):
         )
         self._dead_letter(msg, reason)
 
+    def _release(self, envelope: core.EnvelopeReader) -> None:
+        assert isinstance(envelope, EnvelopeReader)
+        msg = envelope._message
+        if self._unacked.pop(msg.seq, None) is not None:
+            # no callback ran: the next delivery keeps this one's count
+            self.broker.requeue(self._queue, envelope._count - 1, msg)
+
     def _dead_letter(self, msg: Message, reason: str) -> None:
         target = self._options.dead_letter
         if target is None:
