@@ -277,8 +277,9 @@ def test_reject_and_ack_policies(
     caplog.set_level(logging.CRITICAL, logger="syncapi.runtime")
     topic, dead = fresh(policy), fresh("dead")
     producer = kafka.Producer(kafka_url)
+    # consumer options in the URL: the dead-letter producer must not inherit them
     consumer = kafka.Consumer(
-        kafka_url, group_id=fresh("g"), auto_offset_reset="earliest", dead_letter=dead
+        f"{kafka_url}?group_id={fresh('g')}&auto_offset_reset=earliest", dead_letter=dead
     )
     closing += [producer, consumer]
     producer.publisher(topic).send(*(str(i).encode() for i in range(100)))
@@ -519,6 +520,7 @@ def test_a_message_the_broker_refuses_gives_its_reason_and_the_producer_goes_on(
         pub.send(b"y" * 20_000)
     assert time.monotonic() - started < 10
     assert "message.max.bytes" in str(caught.value)
+    assert "configurable maximum message size" in str(caught.value)  # the broker's reason
     pub.send(b"after")  # the producer recovered
     other = producer.publisher(fresh("other"))
     other.send(b"elsewhere")
@@ -556,6 +558,33 @@ def test_bad_options_are_refused_before_connecting(options: dict[str, Any], matc
 def test_a_url_with_a_path_is_refused() -> None:
     with pytest.raises(ConfigError, match="no path"):
         kafka.Producer("kafka://127.0.0.1:9092/orders")
+
+
+def test_what_kafka_does_not_use_is_refused_not_ignored(kafka_url: str) -> None:
+    from syncapi.security import UserPassword
+
+    with pytest.raises(ConfigError, match="client_config"):
+        kafka.Producer("kafka://user:secret@127.0.0.1:9092")
+    with pytest.raises(ConfigError, match="not a KafkaConsumer setting"):
+        kafka.Consumer(kafka_url, client_config={"linger_ms": 5})
+    with pytest.raises(ConfigError, match="use the option 'group_id' instead"):
+        kafka.Consumer(kafka_url, client_config={"group_id": "x"})
+    with pytest.raises(ConfigError, match="syncapi sets it itself"):
+        kafka.Consumer(kafka_url, client_config={"enable_auto_commit": True})
+    security = UserPassword(username="u", password="p")
+    with kafka.Producer(kafka_url) as producer, kafka.Consumer(kafka_url) as consumer:
+        with pytest.raises(ConfigError, match="per-channel security"):
+            producer.publisher("x", security=security)
+        with pytest.raises(ConfigError, match="per-channel security"):
+            consumer.subscriber("x", security=security)
+
+
+def test_a_topic_the_broker_refuses_to_create_is_a_config_error(kafka_url: str) -> None:
+    with (
+        kafka.Producer(kafka_url) as producer,
+        pytest.raises(ConfigError, match="refused to create .*replicas=3.*[Rr]eplication"),
+    ):
+        producer.publisher(fresh("replicas"), kafka.ChannelBindings(partitions=1, replicas=3))
 
 
 def _closed_port() -> int:

@@ -25,6 +25,13 @@ address)::
   group and client ids).
 """
 
+try:  # fail here, where the registry turns it into a ConfigError with the pip hint
+    import kafka as _kafka_python  # noqa: F401
+except ImportError as exc:  # pragma: no cover - the test extra installs kafka-python
+    raise ImportError(
+        f"syncapi.kafka needs kafka-python: pip install 'syncapi[kafka]' ({exc})"
+    ) from exc
+
 from ..registry import Protocol
 from .bindings import (
     ChannelBindings,

@@ -18,7 +18,8 @@ Python names. What syncapi does with each field:
 +----------------------+-------------------------------+--------------------------------------+
 | OperationBindings    | ``groupId``                   | the consumer group id                |
 +----------------------+-------------------------------+--------------------------------------+
-| OperationBindings    | ``clientId``                  | the client id                        |
+| OperationBindings    | ``clientId``                  | the subscriber's client id (a        |
+|                      |                               | publisher shares its producer's)     |
 +----------------------+-------------------------------+--------------------------------------+
 | ServerBindings       | ``schemaRegistryUrl``,        | stored only (no schema registry      |
 |                      | ``schemaRegistryVendor``      | support yet)                         |
@@ -350,7 +351,9 @@ class OperationBindings(Bindings):
 
     Attributes:
         group_id: ``groupId``, the consumer group id (schema or plain string).
-        client_id: ``clientId``, the client id (schema or plain string).
+        client_id: ``clientId``, the client id (schema or plain string). It applies to
+            subscribers (each has its own client); publishers share their producer's
+            client, whose id is the producer option ``client_id``.
     """
 
     protocol = _PROTOCOL

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from ..errors import ConfigError, ConnectError, MessageTooLarge, SyncapiError, TimeoutError
 from ..servers import ServerURL
 
-__all__ = ["bootstrap_servers", "build", "describe_error", "translate"]
+__all__ = ["bootstrap_servers", "build", "describe_error", "refuse_security", "translate"]
 
 _log = logging.getLogger("syncapi.kafka")
 _C = TypeVar("_C")
@@ -25,6 +25,12 @@ DEFAULT_PORT = 9092
 
 def bootstrap_servers(url: ServerURL) -> list[str]:
     """``host:port`` strings of every host of a ``kafka://`` URL (port 9092 by default)."""
+    if url.username is not None or url.password is not None:
+        raise ConfigError(
+            f"kafka URL {url}: user info in a kafka:// URL is not used; set SASL through "
+            "client_config (sasl_mechanism, sasl_plain_username, sasl_plain_password, "
+            "security_protocol)"
+        )
     if not url.hosts or not all(h.host for h in url.hosts):
         raise ConfigError(f"kafka URL {url}: name at least one broker, e.g. kafka://127.0.0.1:9092")
     path = url.path.strip("/")
@@ -38,6 +44,15 @@ def bootstrap_servers(url: ServerURL) -> list[str]:
         host = f"[{hp.host}]" if ":" in hp.host else hp.host
         out.append(f"{host}:{hp.port or DEFAULT_PORT}")
     return out
+
+
+def refuse_security(security: object) -> None:
+    """``kafka://`` has no per-channel security: refuse it rather than ignore it."""
+    if security is not None:
+        raise ConfigError(
+            "kafka:// takes no per-channel security; set TLS/SASL for the whole connection "
+            "through client_config (security_protocol, sasl_mechanism, ssl_cafile...)"
+        )
 
 
 def build(cls: type[_C], what: str, settings: dict[str, Any]) -> _C:
@@ -77,13 +92,14 @@ def _dispose(client: object) -> None:
 
 
 def describe_error(exc: BaseException) -> str:
-    """A one-line text for a kafka-python error (its class name and message)."""
+    """A one-line text for a kafka-python error: its class name and message, or the
+    broker error's description when the message says nothing (``"... : None"``)."""
     text = str(exc).strip()
     name = type(exc).__name__
-    if not text or text == "None":
-        description = getattr(exc, "description", "") or ""
-        return f"{name}: {description}".rstrip(": ") if description else name
-    return text if text.startswith(name) or name in text[:60] else f"{name}: {text}"
+    if not text or text == "None" or text.endswith(": None"):
+        description = " ".join(str(getattr(exc, "description", "") or "").split())
+        return f"{name}: {description}" if description else name
+    return text if name in text[:80] else f"{name}: {text}"
 
 
 def translate(exc: BaseException, context: str) -> BaseException:
@@ -106,5 +122,8 @@ def translate(exc: BaseException, context: str) -> BaseException:
     if isinstance(exc, errors.InvalidTopicError):
         return ConfigError(f"{context}: {reason}")
     if isinstance(exc, ValueError | TypeError):
+        return ConfigError(f"{context}: {reason}")
+    if isinstance(exc, RuntimeError) and "codec" in str(exc).lower():
+        # kafka-python 3.0 raises RuntimeError for a compression library that is missing
         return ConfigError(f"{context}: {reason}")
     return SyncapiError(f"{context}: {reason}")

@@ -20,6 +20,7 @@ so a slow callback never gets the member evicted by ``max_poll_interval_ms``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -28,12 +29,12 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from .. import core
-from ..errors import ClosedError, ReceiveError, SyncapiError
+from ..errors import ClosedError, ConfigError, ReceiveError, SyncapiError
 from ..errors import TimeoutError as SyncapiTimeout
 from ..headers import Headers
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
-from .clients import bootstrap_servers, build, describe_error, translate
+from .clients import bootstrap_servers, build, describe_error, refuse_security, translate
 from .offsets import OffsetTracker
 from .options import ConsumerOptions
 from .topics import TopicAdmin
@@ -203,6 +204,7 @@ class Consumer(core.Consumer):
         self.options: ConsumerOptions = resolve_options(ConsumerOptions, self.url.query, options)
         self._bootstrap = bootstrap_servers(self.url)
         self._admin = TopicAdmin.for_options(self.options, self._bootstrap)
+        _check_client_keys(self.options.client_config)
         self._admin.client()  # connect now: an unreachable cluster fails fast
         self._dead_letter_lock = threading.Lock()
         self._dead_letter: Any = None  # a syncapi.kafka Publisher, made on first use
@@ -210,6 +212,7 @@ class Consumer(core.Consumer):
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Subscriber:
+        refuse_security(security)
         channel_bindings = ChannelBindings.coerce(bindings)
         op = OperationBindings.coerce(operation_bindings)
         topic = self._admin.declare(channel, channel_bindings)
@@ -234,7 +237,7 @@ class Consumer(core.Consumer):
                 from .producer import Producer
 
                 producer = Producer(
-                    self.url,
+                    dataclasses.replace(self.url, query={}),  # consumer options stay here
                     client_id=f"{self.options.client_id or 'syncapi'}-dead-letter",
                     connect_timeout=self.options.connect_timeout,
                     request_timeout_ms=self.options.request_timeout_ms,
@@ -250,6 +253,21 @@ class Consumer(core.Consumer):
                 dead_letter._producer.close()
         finally:
             self._admin.close()
+
+
+def _check_client_keys(config: dict[str, Any] | None) -> None:
+    """Refuse ``client_config`` keys ``KafkaConsumer`` does not know, before any
+    subscriber is made (kafka-python would only say so then)."""
+    if not config:
+        return
+    from kafka import KafkaConsumer
+
+    unknown = sorted(set(config) - set(KafkaConsumer.DEFAULT_CONFIG))
+    if unknown:
+        raise ConfigError(
+            f"option 'client_config': {', '.join(map(repr, unknown))} is not a "
+            "KafkaConsumer setting of kafka-python"
+        )
 
 
 def _connection_settings(config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -301,7 +319,7 @@ class Subscriber(core.Subscriber):
         self._last_poll = time.monotonic()
         self._keep_every = max(0.05, min(options.max_poll_interval_ms / 4000, 1.0))
         settings = options.client_settings(consumer._bootstrap, client_id, group_id)
-        self._kc: Any = build(KafkaConsumer, f"Kafka consumer for {consumer.url}", settings)
+        self._kc: Any = build(KafkaConsumer, "Kafka consumer", settings)
         try:
             self._kc.subscribe([topic], listener=_make_listener(self))
         except Exception as exc:
@@ -410,6 +428,10 @@ class Subscriber(core.Subscriber):
         else:
             reason = "rejected"
         self._dead_letter(envelope, reason)
+
+    def _release(self, envelope: core.EnvelopeReader) -> None:
+        assert isinstance(envelope, EnvelopeReader)
+        self._tracker.rewind(envelope, failed=False)
 
     def _dead_letter(self, env: EnvelopeReader, reason: str) -> None:
         """Move ``env`` to the dead-letter topic (or log and skip it), then let its offset

@@ -132,9 +132,10 @@ class OffsetTracker:
                 self._failures.pop((tp, msg._offset), None)
             return True
 
-    def rewind(self, msg: Tracked) -> int:
+    def rewind(self, msg: Tracked, *, failed: bool = True) -> int:
         """Deliver ``msg`` again: rewind its partition to it. Returns how many deliveries
-        failed so far (this one included), or 0 when the message was stale."""
+        failed so far (this one included when ``failed``), or 0 when the message was
+        stale. ``failed=False`` hands back a message no callback ran for."""
         tp, offset = msg._tp, msg._offset
         with self._lock:
             part = self._parts.get(tp)
@@ -150,8 +151,9 @@ class OffsetTracker:
                 if part.rewind is None:
                     self._rewinds += 1
                 part.rewind = offset
-            failures = self._failures.get((tp, offset), 0) + 1
-            self._failures[(tp, offset)] = failures
+            failures = self._failures.get((tp, offset), 0) + int(failed)
+            if failures:
+                self._failures[(tp, offset)] = failures
         for m in later:
             m._withdraw()
         return failures

@@ -54,17 +54,21 @@ def _positive(owner: object, *names: str, allow_zero: bool = False) -> None:
             raise ConfigError(f"option {name!r} must be {bound}, got {value!r}")
 
 
-def _check_client_config(config: Mapping[str, Any] | None, managed: frozenset[str]) -> None:
+def _check_client_config(
+    config: Mapping[str, Any] | None, managed: frozenset[str], options: object
+) -> None:
     if config is None:
         return
     for key in config:
         if not isinstance(key, str):
             raise ConfigError(f"option 'client_config': keys must be str, got {key!r}")
         if key in managed:
-            raise ConfigError(
-                f"option 'client_config': {key!r} is managed by syncapi; "
-                "set the syncapi option of that name instead (or leave it)"
+            hint = (
+                f"use the option {key!r} instead"
+                if hasattr(options, key)
+                else "syncapi sets it itself"
             )
+            raise ConfigError(f"option 'client_config': {key!r} is managed by syncapi; {hint}")
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class CommonOptions:
         _positive(self, "connect_timeout", "request_timeout_ms")
         if self.client_id is not None and not self.client_id:
             raise ConfigError("option 'client_id' must not be empty")
-        _check_client_config(self.client_config, managed)
+        _check_client_config(self.client_config, managed, self)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from ..errors import ConfigError, MessageTooLarge, SendError, TimeoutError
 from ..headers import HeadersLike
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
-from .clients import bootstrap_servers, build, describe_error, translate
+from .clients import bootstrap_servers, build, describe_error, refuse_security, translate
 from .options import ProducerOptions
 from .topics import TopicAdmin
 from .wire import CAPABILITIES, CONTENT_TYPE_HEADER, to_key
@@ -156,13 +156,15 @@ class Producer(core.Producer):
         self.options: ProducerOptions = resolve_options(ProducerOptions, self.url.query, options)
         self._bootstrap = bootstrap_servers(self.url)
         self._client = _Client(
-            self.options.client_settings(self._bootstrap, None), f"Kafka producer for {self.url}"
+            self.options.client_settings(self._bootstrap, None), "Kafka producer"
         )
+        self._close_timeout: float | None = self.options.connect_timeout
         self._admin = TopicAdmin.for_options(self.options, self._bootstrap)
 
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
+        refuse_security(security)
         channel_bindings = ChannelBindings.coerce(bindings)
         topic = self._admin.declare(channel, channel_bindings)
         return Publisher(
@@ -181,9 +183,16 @@ class Producer(core.Producer):
         except Exception as exc:
             raise translate(exc, f"flushing {self!r}") from exc
 
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Close every publisher, then wait up to ``timeout`` seconds (``None``: as long
+        as it takes) for records in flight to be delivered, and release the client."""
+        core.check_timeout(timeout)
+        self._close_timeout = timeout
+        super().close(timeout)
+
     def _close(self) -> None:
         try:
-            self._client.close(timeout=self.options.connect_timeout)
+            self._client.close(timeout=self._close_timeout)
         finally:
             self._admin.close()
 

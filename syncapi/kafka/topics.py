@@ -17,7 +17,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from .clients import build, translate
+from .clients import build, describe_error, translate
 from .options import CommonOptions, TopicMismatch, admin_settings
 
 if TYPE_CHECKING:
@@ -143,6 +143,14 @@ class TopicAdmin:
             admin.create_topics({topic: spec}, wait_for_metadata=True)
         except errors.TopicAlreadyExistsError:
             return False
+        except errors.BrokerResponseError as exc:
+            if exc.retriable:
+                raise translate(exc, f"creating Kafka topic {topic!r}") from exc
+            # too many replicas, a bad config value, a policy: the bindings are wrong
+            raise ConfigError(
+                f"the broker refused to create Kafka topic {topic!r} "
+                f"({_layout(bindings, configs)}): {describe_error(exc)}"
+            ) from exc
         except Exception as exc:
             raise translate(exc, f"creating Kafka topic {topic!r}") from exc
         _log.info("created Kafka topic %r (%s)", topic, _layout(bindings, configs))
