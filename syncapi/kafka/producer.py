@@ -109,7 +109,7 @@ class _Client:
         self._settings = settings
         self._what = what
         self._lock = threading.Lock()
-        self.current: Any = build(KafkaProducer, what, settings)
+        self.current: Any = build(KafkaProducer, "Kafka producer", settings)
 
     def recover(self, broken: Any) -> None:
         """Replace ``broken`` with a new client if it is in kafka-python's fatal state."""
@@ -124,7 +124,7 @@ class _Client:
                 self._what,
                 describe_error(manager.last_error) if manager.last_error else "an error",
             )
-            self.current = build(self._cls, self._what, self._settings)
+            self.current = build(self._cls, "Kafka producer", self._settings)
         try:
             broken.close(timeout=0)
         except Exception:
@@ -156,7 +156,7 @@ class Producer(core.Producer):
         self.options: ProducerOptions = resolve_options(ProducerOptions, self.url.query, options)
         self._bootstrap = bootstrap_servers(self.url)
         self._client = _Client(
-            self.options.client_settings(self._bootstrap, None), "Kafka producer"
+            self.options.client_settings(self._bootstrap, None), f"Kafka producer for {self.url}"
         )
         self._close_timeout: float | None = self.options.connect_timeout
         self._admin = TopicAdmin.for_options(self.options, self._bootstrap)
