@@ -582,7 +582,7 @@ def test_what_kafka_does_not_use_is_refused_not_ignored(kafka_url: str) -> None:
 def test_a_topic_the_broker_refuses_to_create_is_a_config_error(kafka_url: str) -> None:
     with (
         kafka.Producer(kafka_url) as producer,
-        pytest.raises(ConfigError, match="refused to create .*replicas=3.*[Rr]eplication"),
+        pytest.raises(ConfigError, match=r"refused to create .*replicas=3.*[Rr]eplication"),
     ):
         producer.publisher(fresh("replicas"), kafka.ChannelBindings(partitions=1, replicas=3))
 
@@ -617,6 +617,8 @@ def test_close_leaves_no_thread_and_refuses_work(kafka_url: str) -> None:
     topic = fresh("life")
     sub = consumer.subscriber(topic)
     worker = sub.start(lambda env: None, workers=2)
+    with pytest.raises(ConfigError, match="beside a receive loop"):
+        sub.wait_assigned(1)
     producer.publisher(topic).send(b"x")
     time.sleep(0.5)
     consumer.close()
@@ -624,6 +626,8 @@ def test_close_leaves_no_thread_and_refuses_work(kafka_url: str) -> None:
     assert not worker.alive
     with pytest.raises(ClosedError):
         sub.assignment()
+    with pytest.raises(ClosedError):
+        sub.wait_assigned(1)
     with pytest.raises(ClosedError):
         producer.publisher(topic)
     assert wait_until(lambda: set(threading.enumerate()) <= before, 5), [

@@ -360,6 +360,11 @@ class Subscriber(core.Subscriber):
                 has more members than the topic has partitions).
         """
         core.check_timeout(timeout)
+        if self._loops:
+            raise ConfigError(
+                f"{self!r}: wait_assigned() cannot run beside a receive loop (the loop owns "
+                "the polling); use assignment() to look"
+            )
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._poll_lock:
             self._check_open()
