@@ -208,6 +208,35 @@ def test_revocation_commits_what_was_handled(kafka_url: str, closing: list[Any])
     ).most_common(3)
 
 
+def test_a_partition_that_comes_back_to_the_same_member_loses_nothing(
+    kafka_url: str, closing: list[Any]
+) -> None:
+    """kafka-python keeps a partition's read position when a rebalance gives it back to
+    the same member; the messages polled but not handed out before the rebalance must
+    still come (the subscriber seeks back to them)."""
+    topic, group = fresh("comeback"), fresh("g")
+    bindings = kafka.ChannelBindings(partitions=2)
+    producer = kafka.Producer(kafka_url)
+    first = kafka.Consumer(kafka_url, group_id=group)
+    closing += [producer, first]
+    pub = producer.publisher(topic, bindings)
+    sub1 = first.subscriber(topic, bindings)
+    sub1.wait_assigned(30)
+    pub.send(*(pub.envelope(f"m{i}".encode(), partition=i % 2) for i in range(100)))
+    got = Collector()
+    assert sub1.receive(got, max_messages=10, timeout=30) == 10  # the rest stays polled
+    with kafka.Consumer(kafka_url, group_id=group) as second:
+        sub2 = second.subscriber(topic, bindings)
+        assert wait_until(lambda: len(sub2.assignment()) == 1, 30)  # sub1's keeper joined
+        assert wait_until(lambda: len(sub1.assignment()) == 1, 30)
+    # sub2 left: sub1 gets both partitions back, one of them with its old read position
+    assert wait_until(lambda: len(sub1.assignment()) == 2, 30)
+    sub1.receive(got, timeout=5)
+    assert sorted(got.payloads) == sorted(f"m{i}".encode() for i in range(100)), (
+        f"{100 - len(set(got.payloads))} missing"
+    )
+
+
 # -- errors in callbacks ----------------------------------------------------------------------
 def _every_tenth_fails(env: kafka.EnvelopeReader) -> None:
     if int(env.payload) % 10 == 0:

@@ -114,3 +114,17 @@ def test_revoke_returns_uncommitted_positions_and_withdraws_pending() -> None:
     assert b.withdrawn
     assert not tracker.settle(b)
     assert tracker.to_commit() == {}
+    # should the partitions come back to this member with kafka-python's read position
+    # kept, the withdrawn message must come again: each is rewound to its position
+    assert sorted(tracker.take_rewinds()) == [(TP, 1), (OTHER, 2)]
+
+
+def test_revoke_rewinds_to_the_first_polled_but_undelivered_offset() -> None:
+    tracker = OffsetTracker()
+    (a,) = deliver(tracker, TP, 0, 1)
+    tracker.settle(a)
+    THIRD = ("orders", 2)
+    assert tracker.revoke([TP, THIRD], {TP: 5, THIRD: 40}) == {TP: 1, THIRD: 40}
+    assert sorted(tracker.take_rewinds()) == [(TP, 1), (THIRD, 40)]
+    # a message handed out before the revocation and acked late changes nothing
+    assert not tracker.settle(a)

@@ -311,13 +311,16 @@ class Subscriber(core.Subscriber):
         self._ordering = options.ordering
         self._tracker = OffsetTracker()
         self._poll_lock = threading.Lock()  # guards every call into the KafkaConsumer
-        self._buffer: deque[EnvelopeReader] = deque()  # fetched by a keeper poll, not handed out
+        # polled, not handed out yet (and not in the tracker): a poll takes up to
+        # max_poll_records, a fetch hands out what the loop asks for
+        self._buffer: deque[EnvelopeReader] = deque()
         self._wakeups = 0  # bumped by _interrupt; a fetch that sees it change returns
         self._closing = False
         self._troubled = False  # the last poll failed with a retriable error
         self._next_commit = 0.0
         self._last_poll = time.monotonic()
-        self._keep_every = max(0.05, min(options.max_poll_interval_ms / 4000, 1.0))
+        # often enough that a rebalance started while no loop polls completes promptly
+        self._keep_every = max(0.05, min(options.max_poll_interval_ms / 4000, 0.2))
         settings = options.client_settings(consumer._bootstrap, client_id, group_id)
         self._kc: Any = build(KafkaConsumer, "Kafka consumer", settings)
         try:
@@ -387,7 +390,7 @@ class Subscriber(core.Subscriber):
                         f"{self!r}: no partition assigned within {timeout} s "
                         f"(group {self._group_id!r})"
                     )
-                self._buffer.extend(self._poll(_SLICE, self._options.max_poll_records))
+                self._poll(_SLICE)
 
     def commit(self, timeout: float | None = 10.0) -> None:
         """Commit the acknowledged offsets now (they are also committed every
@@ -405,14 +408,15 @@ class Subscriber(core.Subscriber):
             if self._closed and not self._loops:
                 raise ClosedError(f"{self!r} is closed")
             self._maintain()
-            out = self._take_buffered(max_messages)
+            out = self._take(max_messages)
             while not out:
                 if self._wakeups != wakeups or self._closing:
                     return []
                 left = _SLICE if deadline is None else min(_SLICE, deadline - time.monotonic())
                 if left <= 0:
                     return []
-                out = self._poll(left, max_messages)
+                self._poll(left)
+                out = self._take(max_messages)
                 if not out:
                     self._maintain()
             return out
@@ -499,9 +503,10 @@ class Subscriber(core.Subscriber):
             self._buffer.clear()
 
     # -- internals (under the poll lock) ----------------------------------------------------
-    def _poll(self, seconds: float, max_records: int) -> list[EnvelopeReader]:
+    def _poll(self, seconds: float) -> None:
+        """One kafka-python poll (up to ``max_poll_records``) into the buffer."""
         try:
-            batches = self._kc.poll(timeout_ms=max(0, int(seconds * 1000)), max_records=max_records)
+            batches = self._kc.poll(timeout_ms=max(0, int(seconds * 1000)))
         except Exception as exc:
             if not _retriable(exc):
                 raise ReceiveError(
@@ -512,34 +517,36 @@ class Subscriber(core.Subscriber):
                 self._troubled = True
                 _log.warning("%r: %s; retrying", self, describe_error(exc))
             time.sleep(min(seconds, _SLICE))
-            return []
+            return
         finally:
             self._last_poll = time.monotonic()
         if self._troubled:
             self._troubled = False
             _log.warning("%r: polling works again", self)
-        if not batches:
-            return []
-        out: list[EnvelopeReader] = []
-        tracker = self._tracker
-        for tp, records in batches.items():
-            envs = [EnvelopeReader(record, tp, self) for record in records]
-            epoch = tracker.delivered(tp, envs)
-            if epoch < 0:
-                continue  # a rewind of this partition is pending: the seek refetches them
-            if epoch:
-                for env in envs:
-                    env._epoch = epoch
-            out.extend(envs)
-        return out
+        if batches:
+            buffer = self._buffer
+            for tp, records in batches.items():
+                buffer.extend([EnvelopeReader(record, tp, self) for record in records])
 
-    def _take_buffered(self, n: int) -> list[EnvelopeReader]:
+    def _take(self, n: int) -> list[EnvelopeReader]:
+        """Hand out up to ``n`` buffered messages, registering them with the tracker
+        partition by partition (a partition with a rewind pending is dropped: the seek
+        reads it again)."""
         buffer = self._buffer
+        tracker = self._tracker
         out: list[EnvelopeReader] = []
         while buffer and len(out) < n:
-            env = buffer.popleft()
-            if not env._withdrawn:
-                out.append(env)
+            tp = buffer[0]._tp
+            group = [buffer.popleft()]
+            while buffer and len(out) + len(group) < n and buffer[0]._tp == tp:
+                group.append(buffer.popleft())
+            epoch = tracker.delivered(tp, group)
+            if epoch < 0:
+                continue
+            if epoch:
+                for env in group:
+                    env._epoch = epoch
+            out += group
         return out
 
     def _maintain(self) -> None:
@@ -617,7 +624,7 @@ class Subscriber(core.Subscriber):
             if paused:
                 kc.pause(*paused)
             try:
-                self._buffer.extend(self._poll(0, self._options.max_poll_records))
+                self._poll(_SLICE)  # long enough for a join or a rebalance step
                 self._maintain()
             finally:
                 if paused:
@@ -628,6 +635,18 @@ class Subscriber(core.Subscriber):
 
     # -- rebalances (called on kafka-python's IO thread) --------------------------------------
     async def _revoked(self, revoked: set[Any], lost: bool = False) -> None:
+        # runs inside a poll, whose caller holds the poll lock and waits: the buffer is
+        # ours to filter. Polled, not handed out: whoever owns the partition next reads
+        # them (this member too, after a seek back: see OffsetTracker.revoke)
+        floors: dict[Any, int] = {}
+        if self._buffer:
+            kept: deque[EnvelopeReader] = deque()
+            for env in self._buffer:
+                if env._tp in revoked:
+                    floors.setdefault(env._tp, env._offset)
+                else:
+                    kept.append(env)
+            self._buffer = kept
         if not self._closing and not lost:
             deadline = time.monotonic() + self._options.drain_timeout
             sleep = getattr(getattr(self._kc, "_net", None), "sleep", None)
@@ -638,7 +657,7 @@ class Subscriber(core.Subscriber):
                 and not self._closing
             ):
                 await sleep(0.02)
-        offsets = self._tracker.revoke(revoked)
+        offsets = self._tracker.revoke(revoked, floors)
         if lost or not offsets or self._group_id is None:
             return
         from kafka.structs import OffsetAndMetadata

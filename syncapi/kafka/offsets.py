@@ -163,27 +163,50 @@ class OffsetTracker:
         with self._lock:
             return sum(len(p.pending) for tp in tps if (p := self._parts.get(tp)) is not None)
 
-    def revoke(self, tps: Iterable[Hashable]) -> dict[Hashable, int]:
-        """Forget partitions ``tps``; return their committable positions not yet committed.
+    def revoke(
+        self, tps: Iterable[Hashable], floors: dict[Hashable, int] | None = None
+    ) -> dict[Hashable, int]:
+        """Take partitions ``tps`` away; return their committable positions not yet
+        committed.
 
-        Their unsettled messages are withdrawn: they belong to the next owner now.
+        Their unsettled messages are withdrawn. Each partition is also rewound to its
+        position (or to ``floors[tp]``, the first offset polled but not handed out, when
+        lower): kafka-python keeps a partition's read position when the next assignment
+        gives it back to the same member, and the withdrawn messages must come again
+        then. If the partition goes elsewhere, the seek is skipped.
         """
+        floors = floors or {}
         withdrawn: list[Tracked] = []
         out: dict[Hashable, int] = {}
+        tps = list(tps)
         with self._lock:
-            for tp in tps:
+            for tp in set(tps) | set(floors):
                 part = self._parts.pop(tp, None)
-                if part is None:
-                    continue
-                position = self._position(part)
-                if position is not None and position != part.committed:
+                position = None
+                committed = None
+                epoch = 0
+                if part is not None:
+                    position = self._position(part)
+                    committed = part.committed
+                    withdrawn.extend(part.pending.values())
+                    if part.rewind is not None:
+                        self._rewinds -= 1
+                        position = part.rewind if position is None else min(position, part.rewind)
+                    epoch = part.epoch + 1
+                floor = floors.get(tp)
+                if floor is not None:
+                    position = floor if position is None else min(position, floor)
+                if position is not None and position != committed:
+                    # also for a partition polled but never handed out: the next owner
+                    # must not start at auto_offset_reset="latest" past those messages
                     out[tp] = position
-                withdrawn.extend(part.pending.values())
-                if part.rewind is not None:
-                    self._rewinds -= 1
+                if position is not None:
+                    fresh = self._parts[tp] = _Partition()
+                    fresh.epoch = epoch
+                    fresh.rewind = position
+                    self._rewinds += 1
             if self._failures:
-                gone = set(out) | {tp for tp in tps}
-                for key in [k for k in self._failures if k[0] in gone]:
+                for key in [k for k in self._failures if k[0] in tps]:
                     del self._failures[key]
         for msg in withdrawn:
             msg._withdraw()
