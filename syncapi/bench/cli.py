@@ -8,6 +8,7 @@ reported, not enforced), 1 when an entry failed, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -93,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", metavar="PATH", default=None, help="also write the results as JSON to PATH"
     )
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        default=None,
+        help="the server of the entries that need one, e.g. kafka://127.0.0.1:9092 "
+        "(python -m tests.services start kafka starts one and prints its URL)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -116,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown entry {', '.join(map(repr, unknown))} (known: {', '.join(known)})")
     names = list(dict.fromkeys(args.entries)) or known
+    if args.url is not None:
+        takers = [n for n in names if registry.get_entry(n).url_env]
+        if not takers:
+            parser.error(f"--url: none of {', '.join(names)} needs a server URL")
+        for name in takers:
+            os.environ[str(registry.get_entry(name).url_env)] = args.url
 
     results: list[EntryResult] = []
     skipped: dict[str, str] = {}

@@ -140,6 +140,8 @@ class Entry:
         check: tells whether the entry can run here: returns ``None`` when it can, else
             the reason it can't (a missing broker or library); the entry is then skipped
             with that reason.
+        url_env: the environment variable the entry reads its server URL from, for an
+            entry that needs a running server; ``--url`` on the command line sets it.
     """
 
     name: str
@@ -148,6 +150,7 @@ class Entry:
     variants: tuple[Variant, ...]
     default_messages: int = 50_000
     check: Callable[[], str | None] | None = None
+    url_env: str | None = None
 
     def __post_init__(self) -> None:
         if not self.variants:

@@ -21,6 +21,7 @@ __all__ = ["BUILTIN_ENTRIES", "entries", "entry_names", "get_entry", "register",
 
 BUILTIN_ENTRIES: dict[str, str] = {
     "memory": "syncapi.bench.memory",
+    "kafka": "syncapi.bench.kafka",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 
