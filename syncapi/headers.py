@@ -111,6 +111,18 @@ class Headers(MutableMapping[str, "str | bytes"]):
 
     def __init__(self, data: HeadersLike | None = None, /, **kwargs: str | bytes) -> None:
         self._data: dict[str, str | bytes] = {}
+        if type(data) is dict and not kwargs:
+            # the common case, built without MutableMapping.update's generic machinery
+            own = self._data
+            for name, value in data.items():
+                if type(name) is not str or not name or name == BINARY_HEADERS:
+                    _check_name(name)
+                own[name] = (
+                    value
+                    if type(value) is str or type(value) is bytes
+                    else _check_value(name, value)
+                )
+            return
         if data is not None:
             given: object = data  # users pass anything; check before trusting the type
             if isinstance(given, (str, bytes, bytearray)) or not isinstance(given, Iterable):
