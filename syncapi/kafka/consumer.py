@@ -205,7 +205,7 @@ class Consumer(core.Consumer):
         self._bootstrap = bootstrap_servers(self.url)
         self._admin = TopicAdmin.for_options(self.options, self._bootstrap)
         _check_client_keys(self.options.client_config)
-        self._admin.client()  # connect now: an unreachable cluster fails fast
+        self._admin.probe()  # reach the cluster now: an unreachable one fails fast
         self._dead_letter_lock = threading.Lock()
         self._dead_letter: Any = None  # a syncapi.kafka Publisher, made on first use
 

@@ -59,9 +59,10 @@ def check_topic_name(name: object) -> str:
 
 
 class TopicAdmin:
-    """Creates and checks declared topics; owns one ``KafkaAdminClient``, made lazily.
+    """Creates and checks declared topics through a ``KafkaAdminClient``.
 
-    Thread-safe (one lock around the admin client, which is made on first use).
+    The admin client lives only while it works (an idle one would keep an IO thread and
+    a connection for the life of every producer and consumer). Thread-safe.
     """
 
     def __init__(
@@ -75,7 +76,6 @@ class TopicAdmin:
         self._create = create
         self._mismatch = mismatch
         self._lock = threading.Lock()
-        self._client: Any = None
         self._checked: set[str] = set()
         self._closed = False
 
@@ -95,21 +95,19 @@ class TopicAdmin:
         self.ensure(topic, bindings)
         return topic
 
-    def client(self) -> Any:
-        """The admin client, made on first use (callers hold no lock)."""
+    def probe(self) -> None:
+        """Reach the cluster once (ConnectError within ``connect_timeout`` if it can't)."""
         with self._lock:
-            return self._client_locked()
+            self._open().close()
 
-    def _client_locked(self) -> Any:
+    def _open(self) -> Any:
         if self._closed:
             from ..errors import ClosedError
 
             raise ClosedError("the Kafka admin client is closed")
-        if self._client is None:
-            from kafka import KafkaAdminClient
+        from kafka import KafkaAdminClient
 
-            self._client = build(KafkaAdminClient, "Kafka admin client", self._settings)
-        return self._client
+        return build(KafkaAdminClient, "Kafka admin client", self._settings)
 
     def ensure(self, topic: str, bindings: ChannelBindings | None) -> None:
         """Create or check ``topic`` as ``bindings`` declare (once per topic)."""
@@ -118,16 +116,22 @@ class TopicAdmin:
         with self._lock:
             if topic in self._checked:
                 return
-            admin = self._client_locked()
-            configs = (
-                bindings.topic_configuration.to_configs()
-                if bindings.topic_configuration is not None
-                else {}
-            )
-            created = self._create and self._try_create(admin, topic, bindings, configs)
-            if not created:
-                self._compare(admin, topic, bindings, configs)
+            admin = self._open()
+            try:
+                self._declare(admin, topic, bindings)
+            finally:
+                admin.close()
             self._checked.add(topic)
+
+    def _declare(self, admin: Any, topic: str, bindings: ChannelBindings) -> None:
+        configs = (
+            bindings.topic_configuration.to_configs()
+            if bindings.topic_configuration is not None
+            else {}
+        )
+        created = self._create and self._try_create(admin, topic, bindings, configs)
+        if not created:
+            self._compare(admin, topic, bindings, configs)
 
     def _try_create(
         self, admin: Any, topic: str, bindings: ChannelBindings, configs: dict[str, str]
@@ -208,15 +212,9 @@ class TopicAdmin:
             _log.warning("%s", message)
 
     def close(self) -> None:
-        """Close the admin client (idempotent)."""
+        """Refuse further work (idempotent); no client outlives its call."""
         with self._lock:
             self._closed = True
-            client, self._client = self._client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:
-                _log.debug("closing the Kafka admin client failed", exc_info=True)
 
 
 def _normal(value: str) -> str:
