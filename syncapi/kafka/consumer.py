@@ -190,8 +190,8 @@ class Consumer(core.Consumer):
     """Receives from a Kafka cluster: ``kafka://host:9092?group_id=billing``.
 
     Options: :class:`~syncapi.kafka.ConsumerOptions` from the URL query or keywords.
-    Making it connects an admin client (used to create topics from channel bindings), so
-    an unreachable cluster fails here with :class:`~syncapi.errors.ConnectError`.
+    Making it reaches the cluster once (a short-lived admin client), so an unreachable
+    cluster fails here with :class:`~syncapi.errors.ConnectError`.
     Each :meth:`subscriber` is one group member with its own ``KafkaConsumer``.
     Thread-safe.
     """
