@@ -174,7 +174,8 @@ def _load_target(target: Any, scheme: str, source: str, extra: str | None = None
         if not isinstance(obj, Protocol) and callable(obj):
             obj = obj()
     except ImportError as exc:
-        hint = f"; install it with: pip install 'syncapi[{extra}]'" if extra else ""
+        said = "pip install" in str(exc)  # the protocol's own message names the extra
+        hint = f"; install it with: pip install 'syncapi[{extra}]'" if extra and not said else ""
         raise ConfigError(
             f"protocol for scheme {scheme!r} could not be loaded ({exc}){hint}"
         ) from exc

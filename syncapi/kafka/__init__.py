@@ -29,7 +29,7 @@ try:  # fail here, where the registry turns it into a ConfigError with the pip h
     import kafka as _kafka_python  # noqa: F401
 except ImportError as exc:  # pragma: no cover - the test extra installs kafka-python
     raise ImportError(
-        f"syncapi.kafka needs kafka-python: pip install 'syncapi[kafka]' ({exc})"
+        f"syncapi.kafka needs kafka-python ({exc}): pip install 'syncapi[kafka]'"
     ) from exc
 
 from ..registry import Protocol
