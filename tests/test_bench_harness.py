@@ -197,7 +197,7 @@ def _fake_entry(log: list[str], *, third: bool = False) -> Entry:
 class TestSchedule:
     def test_alternates_with_one_warm_up_round_first(self) -> None:
         steps = schedule(["A", "B"], rounds=5)
-        assert [s.variant for s in steps] == ["A", "B"] * 6
+        assert [s.variant for s in steps] == ["A", "B"] * 2 + ["B", "A", "A", "B"] * 2
         assert [s.timed for s in steps] == [False, False] + [True] * 10
         assert [s.round for s in steps[::2]] == [0, 1, 2, 3, 4, 5]
 
@@ -205,8 +205,14 @@ class TestSchedule:
         steps = schedule(["A", "B", "C"], rounds=2, warmup_rounds=0)
         assert steps == [
             Step(1, "A", True), Step(1, "B", True), Step(1, "C", True),
-            Step(2, "A", True), Step(2, "B", True), Step(2, "C", True),
+            Step(2, "C", True), Step(2, "B", True), Step(2, "A", True),
         ]  # fmt: skip
+
+    def test_each_variant_runs_first_as_often_as_last(self) -> None:
+        """A steady drift must not favour one side: even rounds run in reverse."""
+        steps = [s for s in schedule(["A", "B"], rounds=6) if s.timed]
+        firsts = [steps[i].variant for i in range(0, len(steps), 2)]
+        assert firsts.count("A") == firsts.count("B") == 3
 
     def test_rejects_nonsense(self) -> None:
         with pytest.raises(ValueError):
@@ -221,15 +227,17 @@ class TestBenchmarkRunner:
         result = Benchmark(
             _fake_entry(log), Params(messages=100, size=8), rounds=5, before_run=None
         ).run()
-        assert log == ["A", "B"] * 6  # warm-up round + 5 timed rounds
-        assert result.order == ("fake-baseline", "fake-syncapi") * 6
+        # warm-up round + 5 timed rounds, even rounds reversed
+        assert log == ["A", "B"] * 2 + ["B", "A", "A", "B"] * 2
+        assert result.order[:4] == ("fake-baseline", "fake-syncapi") * 2
+        assert result.order[4:6] == ("fake-syncapi", "fake-baseline")
 
     def test_three_variants_alternate_a_b_c(self) -> None:
         log: list[str] = []
         Benchmark(
             _fake_entry(log, third=True), Params(messages=100, size=8), rounds=6, before_run=None
         ).run()
-        assert log == ["A", "B", "C"] * 7
+        assert log == ["A", "B", "C"] * 2 + ["C", "B", "A", "A", "B", "C"] * 2 + ["C", "B", "A"]
 
     def test_warm_up_samples_are_dropped_and_medians_compared(self) -> None:
         log: list[str] = []
@@ -275,7 +283,7 @@ class TestBenchmarkRunner:
             rounds=5,
             before_run=lambda: log.append("gc"),
         ).run()
-        assert log == ["gc", "A", "gc", "B"] * 6
+        assert log == ["gc", "A", "gc", "B"] * 2 + ["gc", "B", "gc", "A", "gc", "A", "gc", "B"] * 2
 
     def test_progress_gets_a_line_per_run(self) -> None:
         lines: list[str] = []

@@ -4,7 +4,7 @@ Speed targets live here, not in the tests. Each *entry* benchmarks one protocol 
 its *baseline* — the plainest way to do the same job without syncapi (a
 ``queue.Queue`` hand-off for ``memory://``, the bare client library for a broker, raw
 sockets for TCP/UDP). The harness runs the baseline and the syncapi variants
-alternately (A B A B …, one untimed warm-up round, then at least five timed rounds) and
+alternately (A B, B A, A B …, one untimed warm-up round, then at least five timed rounds) and
 prints, per variant, the median throughput, its min–max over the rounds and the ratio
 of medians, next to the entry's goal::
 

@@ -26,7 +26,7 @@ DEFAULT_SIZE = 1024
 """Payload size in bytes when ``--size`` is not given."""
 
 _EPILOG = """\
-Each entry runs its baseline and its syncapi variants alternately (A B A B ...), one
+Each entry runs its baseline and its syncapi variants alternately (A B, B A, A B ...), one
 untimed warm-up round and then --rounds timed rounds, and prints per variant the median
 throughput, its min-max over the rounds and the ratio of the syncapi median to the
 baseline median, with the entry's goal. Run it on an otherwise idle machine. Goals are

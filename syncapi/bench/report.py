@@ -109,11 +109,12 @@ def format_table(result: EntryResult) -> str:
     """One entry's result as a plain-text block: a title, the run's parameters, a legend
     and the table (see :data:`TABLE_HEADER`)."""
     params = result.params
-    names = " ".join(chr(ord("A") + i) for i in range(min(len(result.rows) + 1, 26)))
+    letters = [chr(ord("A") + i) for i in range(min(len(result.rows) + 1, 26))]
+    names = f"{' '.join(letters)}, {' '.join(reversed(letters))}"
     lines = [
         f"{result.entry}: {result.description}",
         f"  {params.messages:,} messages of {params.size:,} bytes per run; "
-        f"{result.rounds} timed rounds alternating {names} {names} ... (+{result.warmup_rounds} warm-up)",
+        f"{result.rounds} timed rounds alternating {names}, ... (+{result.warmup_rounds} warm-up)",
         f"  baseline: {result.baseline.name}; throughput in msg/s; ratio = syncapi median / baseline median",
         "",
     ]

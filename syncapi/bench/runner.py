@@ -1,10 +1,12 @@
 """Runs an entry's variants alternately and turns their samples into results.
 
-Order: one untimed warm-up round, then ``rounds`` timed rounds; within every round the
-baseline runs first, then each variant in the entry's order — ``A B A B …`` for two
-variants, ``A B C A B C …`` for three. Alternating (rather than all rounds of A, then
-all rounds of B) spreads slow drifts of the machine (turbo, thermal throttling, a noisy
-neighbour) over every variant alike.
+Order: one untimed warm-up round, then ``rounds`` timed rounds that call every variant
+once, the baseline first in odd rounds and last in even ones — ``A B | B A | A B …`` for
+two variants, ``A B C | C B A | A B C …`` for three. Alternating (rather than all rounds
+of A, then all rounds of B) spreads slow drifts of the machine (turbo, thermal
+throttling, a noisy neighbour) over every variant alike; reversing every other round
+keeps a steady drift (a broker slowing down as it fills) from always favouring whichever
+runs first in a round.
 
 Before each run the runner collects garbage, so no run pays for the previous one's.
 """
@@ -55,7 +57,8 @@ class Step:
 
 def schedule(variants: Sequence[str], rounds: int, warmup_rounds: int = 1) -> list[Step]:
     """The order in which the runner calls ``variants``: warm-up rounds, then timed ones,
-    each round calling every variant once, in the given order.
+    each round calling every variant once — in the given order in warm-up and odd
+    rounds, in reverse order in even rounds.
 
     Warm-up rounds are numbered from ``1 - warmup_rounds`` to 0, timed ones from 1.
 
@@ -70,7 +73,8 @@ def schedule(variants: Sequence[str], rounds: int, warmup_rounds: int = 1) -> li
         )
     steps = []
     for number in range(1 - warmup_rounds, rounds + 1):
-        for name in variants:
+        ordered = reversed(variants) if number >= 1 and number % 2 == 0 else variants
+        for name in ordered:
             steps.append(Step(round=number, variant=name, timed=number >= 1))
     return steps
 
