@@ -237,12 +237,6 @@ class Publisher(core.Publisher):
     ) -> EnvelopeWriter:
         """Make a Kafka envelope; ``key``, ``partition`` and ``timestamp`` as on
         :class:`EnvelopeWriter`."""
-        if key is None and partition is None and timestamp is None:
-            env = super().envelope(
-                payload, headers=headers, content_type=content_type, bindings=bindings
-            )
-            assert isinstance(env, EnvelopeWriter)
-            return env
         return EnvelopeWriter(
             payload,
             headers=headers,
