@@ -390,6 +390,7 @@ class Subscriber(core.Subscriber):
                         f"{self!r}: no partition assigned within {timeout} s "
                         f"(group {self._group_id!r})"
                     )
+                self._unpause()
                 self._poll(_SLICE)
 
     def commit(self, timeout: float | None = 10.0) -> None:
@@ -407,6 +408,7 @@ class Subscriber(core.Subscriber):
         with self._poll_lock:
             if self._closed and not self._loops:
                 raise ClosedError(f"{self!r} is closed")
+            self._unpause()
             self._maintain()
             out = self._take(max_messages)
             while not out:
@@ -418,6 +420,7 @@ class Subscriber(core.Subscriber):
                 self._poll(left)
                 out = self._take(max_messages)
                 if not out:
+                    self._unpause()
                     self._maintain()
             return out
 
@@ -620,18 +623,29 @@ class Subscriber(core.Subscriber):
             if self._closed and not self._loops:
                 return  # closed while we waited for the lock
             kc = self._kc
-            paused = [tp for tp in kc.assignment() if tp not in kc.paused()]
-            if paused:
-                kc.pause(*paused)
+            assigned = kc.assignment()
+            if assigned:
+                kc.pause(*assigned)
             try:
                 self._poll(_SLICE)  # long enough for a join or a rebalance step
                 self._maintain()
             finally:
-                if paused:
-                    still = kc.assignment()
-                    kc.resume(*[tp for tp in paused if tp in still])
+                self._unpause()
         finally:
             self._poll_lock.release()
+
+    def _unpause(self) -> None:
+        """Resume every paused partition (under the poll lock).
+
+        Only the keeper pauses, and only around its own poll. A rebalance inside that
+        poll can take a paused partition away and a later one give it back with its
+        paused flag kept (kafka-python 3.0 keeps a re-assigned partition's state): the
+        member would then hold a partition it never reads. So every fetch resumes
+        whatever it finds paused.
+        """
+        paused = self._kc.paused()
+        if paused:
+            self._kc.resume(*paused)
 
     # -- rebalances (called on kafka-python's IO thread) --------------------------------------
     async def _revoked(self, revoked: set[Any], lost: bool = False) -> None:
