@@ -328,11 +328,32 @@ class Subscriber(core.Subscriber):
         except Exception as exc:
             self._kc.close(autocommit=False)
             raise translate(exc, f"subscribing to Kafka topic {topic!r}") from exc
+        self._await_topic_metadata(topic, options.connect_timeout)
         self._keeper_stop = threading.Event()
         self._keeper = threading.Thread(
             target=self._keep, name=f"syncapi-kafka-keeper[{topic}]", daemon=True
         )
         self._keeper.start()
+
+    def _await_topic_metadata(self, topic: str, timeout: float) -> None:
+        """Wait (up to ``timeout``) until the client knows the topic's partitions.
+
+        The group join happens at the first poll; a member that joins before its
+        metadata has the topic gets an empty assignment, and kafka-python 3.0's rejoin
+        once the metadata arrives was seen to stall for minutes on a loaded machine.
+        kafka-python's IO thread fetches the subscribed topic's metadata (creating the
+        topic where the broker auto-creates topics); this only waits for it.
+        """
+        cluster = getattr(self._kc, "_cluster", None)
+        if cluster is None:  # pragma: no cover - another kafka-python layout
+            return
+        deadline = time.monotonic() + timeout
+        while not cluster.partitions_for_topic(topic):
+            if time.monotonic() >= deadline:
+                _log.warning("%r: no metadata for Kafka topic %r yet; joining anyway", self, topic)
+                return
+            cluster.request_update()
+            time.sleep(0.02)
 
     # -- public extras --------------------------------------------------------------------
     @property
