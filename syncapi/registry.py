@@ -50,6 +50,7 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*$")
 _BUILTIN: dict[str, tuple[str, str | None]] = {
     "memory": ("syncapi.memory:PROTOCOL", None),
     "kafka": ("syncapi.kafka:PROTOCOL", "kafka"),
+    "amqp": ("syncapi.amqp:PROTOCOL", "amqp"),
 }
 
 

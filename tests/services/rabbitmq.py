@@ -196,6 +196,9 @@ class RabbitMQService(Service):
                 "RABBITMQ_ENABLED_PLUGINS_FILE": str(files["plugins"]),
                 "RABBITMQ_CONF_ENV_FILE": str(files["env"]),
                 "ERL_CRASH_DUMP": str(self.workdir / "log" / "erl_crash.dump"),
+                # no busy-waiting schedulers: on a small test machine they spin on the
+                # cores the clients need (RabbitMQ's advice for shared hosts)
+                "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": "+sbwt none +sbwtdcpu none +sbwtdio none",
                 # the script then execs the VM instead of keeping a shell parent that
                 # traps SIGTERM and forwards it: our PID is beam.smp itself
                 "RUNNING_UNDER_SYSTEMD": "true",
