@@ -28,6 +28,7 @@ from tests.services.base import CACHE_DIR, Service, ServiceError, free_port, run
 __all__ = ["APT_INSTALL", "RABBITMQ_SERVER", "RabbitMQService"]
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+RABBITMQCTL = RABBITMQ_SERVER.with_name("rabbitmqctl")
 """The upstream server script inside Debian's package (not the ``/usr/sbin`` wrapper,
 which switches to the ``rabbitmq`` user and the system node)."""
 
@@ -284,6 +285,17 @@ class RabbitMQService(Service):
         for pid in sorted(leftovers):
             terminate(pid)
         self.extra_pids = []
+
+    def ctl(self, *args: str, timeout: float = 60.0) -> str:
+        """Run ``rabbitmqctl ARGS`` against this node and return its output (tests read
+        exchanges and queues back with ``list_exchanges``/``list_queues``)."""
+        env = self._environment()
+        return run(
+            [str(RABBITMQCTL), "-n", self.node_name, "-q", *args],
+            what=f"rabbitmqctl {' '.join(args)}",
+            timeout=timeout,
+            env=env,
+        )
 
     def state(self) -> dict[str, Any]:
         return {
