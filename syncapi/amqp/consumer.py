@@ -23,7 +23,7 @@ from ..headers import Headers
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
 from .channel import ChannelMember
-from .link import Link
+from .link import Connected, Link
 from .options import ConsumerOptions
 from .params import connection_parameters
 from .producer import _check_channel_args
@@ -336,7 +336,7 @@ class Subscriber(core.Subscriber):
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
         inbox = self._inbox
-        generation = self._member._generation
+        member = self._member
         out: list[core.EnvelopeReader] = []
         try:
             item = inbox.get(timeout=timeout) if timeout != 0 else inbox.get_nowait()
@@ -348,7 +348,8 @@ class Subscriber(core.Subscriber):
                 if failure is not None and not out:
                     raise failure
                 break
-            if item._generation == generation:
+            # read afresh each time: a channel opened during the wait delivers newer ones
+            if item._generation >= member._generation:
                 out.append(item)
                 if len(out) >= max_messages:
                     break
@@ -415,7 +416,7 @@ class Subscriber(core.Subscriber):
         self._inbox.put(_WAKE)
 
 
-class Consumer(core.Consumer):
+class Consumer(Connected, core.Consumer):
     """A connection to an AMQP 0-9-1 broker for receiving; the factory of
     :class:`Subscriber`.
 

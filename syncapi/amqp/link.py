@@ -30,7 +30,7 @@ from ..core import check_timeout
 from ..errors import ClosedError, ConfigError, ConnectError, SyncapiError, TimeoutError
 from .options import CommonOptions
 
-__all__ = ["Link", "Member", "describe", "translate_connect_error"]
+__all__ = ["Connected", "Link", "Member", "describe", "translate_connect_error"]
 
 _log = logging.getLogger("syncapi.amqp")
 T = TypeVar("T")
@@ -66,6 +66,22 @@ def translate_connect_error(exc: BaseException, where: str) -> SyncapiError:
     if isinstance(exc, pex.IncompatibleProtocolError):
         return ConnectError(f"{where}: the peer does not speak AMQP 0-9-1 ({describe(exc)})")
     return ConnectError(f"{where}: cannot connect: {describe(exc)}")
+
+
+class Connected:
+    """What an AMQP producer or consumer tells about its connection."""
+
+    _link: Link
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open right now (``False`` while it reconnects)."""
+        return self._link.is_open
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was re-established after it dropped."""
+        return self._link.reconnects
 
 
 class Member:
@@ -128,6 +144,7 @@ class Link:
         self._host_index = 0
         self._timer: Any = None
         self._opened_once = False
+        self._reconnects = 0
         self._open = False
         self._failure: SyncapiError | None = None  # set once the link gave up
         self._first_error: BaseException | None = None
@@ -159,6 +176,11 @@ class Link:
     def is_open(self) -> bool:
         """Whether the connection is open right now (it may drop at any moment)."""
         return self._open
+
+    @property
+    def reconnects(self) -> int:
+        """How many times the connection was re-established after a drop."""
+        return self._reconnects
 
     @property
     def failure(self) -> SyncapiError | None:
@@ -312,6 +334,7 @@ class Link:
 
     def _on_open(self, connection: pika.BaseConnection) -> None:
         if self._opened_once:
+            self._reconnects += 1
             _log.warning("%s: reconnected", self._where)
         self._opened_once = True
         self._open = True

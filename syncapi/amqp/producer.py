@@ -33,7 +33,7 @@ from ..headers import HeadersLike
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .channel import ChannelMember
-from .link import Link
+from .link import Connected, Link
 from .options import ProducerOptions
 from .params import connection_parameters
 from .topology import Route, declare, publisher_route
@@ -560,7 +560,7 @@ class Publisher(core.Publisher):
         self._member.shutdown(5.0)
 
 
-class Producer(core.Producer):
+class Producer(Connected, core.Producer):
     """A connection to an AMQP 0-9-1 broker for sending; the factory of :class:`Publisher`.
 
     ``amqp://user:password@host:5672/vhost?option=value`` (see
