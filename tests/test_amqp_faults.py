@@ -143,7 +143,7 @@ def test_broker_restarted_twice_during_ten_thousand_persistent_messages(
         sender = threading.Thread(target=send_all)
         sender.start()
         for at in (2_000, 6_000):
-            assert wait_until(lambda: len(confirmed) >= at, 120, 0.05), len(confirmed)
+            assert wait_until(lambda at=at: len(confirmed) >= at, 120, 0.05), len(confirmed)
             amqp_service.restart()
         sender.join(300)
         assert not sender.is_alive()
@@ -235,7 +235,7 @@ def test_a_broker_that_stays_away_fails_sends_and_receives(
             amqp_service.ctl("close_all_connections", "fault injection")
             with pytest.raises(ReceiveError, match="gave up after 2 reconnect attempts"):
                 sub.receive(lambda env: None, timeout=TIMEOUT)
-            with pytest.raises(SyncapiError, match="gave up|closed"):
+            with pytest.raises(SyncapiError, match=r"gave up|closed"):
                 pub.send(b"nowhere", timeout=TIMEOUT)
         finally:
             amqp_service.ctl("change_password", "guest", "guest")
