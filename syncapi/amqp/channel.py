@@ -46,6 +46,7 @@ class ChannelMember(Member):
         self._first = threading.Event()
         self._first_error: SyncapiError | None = None
         self._on_closed: Callable[[], None] | None = None
+        self._failed: SyncapiError | None = None  # set once the link gave up
 
     # -- thread-safe face ----------------------------------------------------------------
     def open(self, timeout: float) -> None:
@@ -110,6 +111,7 @@ class ChannelMember(Member):
 
     def on_link_failed(self, error: SyncapiError) -> None:
         """The link gave up: fail everyone waiting."""
+        self._failed = error
         self._channel, self._ready = None, False
         self._io_fire_closed()
         if not self._first.is_set():

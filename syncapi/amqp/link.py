@@ -150,8 +150,9 @@ class Link:
         self._first_error: BaseException | None = None
         self._first_done = threading.Event()
         self._closing = False
-        self._lock = threading.Lock()  # guards _closing/_stopped against the loop's end
+        self._lock = threading.Lock()  # guards _calls, _closing, _stopped
         self._stopped = False
+        self._calls: list[Callable[[], None]] = []  # queued by call_soon, run on the loop
         self._thread = threading.Thread(
             target=self._run, name=f"syncapi-amqp-io-{name}", daemon=True
         )
@@ -231,7 +232,21 @@ class Link:
         with self._lock:
             if self._stopped:
                 raise self._failure or ClosedError(f"{self._where} is closed")
-            self._ioloop.add_callback_threadsafe(fn)
+            calls = self._calls
+            calls.append(fn)
+            if len(calls) > 1:
+                return  # a wake-up is on its way: one per burst, not one per call
+        self._ioloop.add_callback_threadsafe(self._run_calls)
+
+    def _run_calls(self) -> None:
+        """Run what :meth:`call_soon` queued, in order (I/O thread)."""
+        with self._lock:
+            calls, self._calls = self._calls, []
+        for fn in calls:
+            try:
+                fn()
+            except Exception:  # pragma: no cover - a bug in a member; keep the loop alive
+                _log.exception("%s: a call on the I/O thread failed", self._where)
 
     def call(self, operation: Callable[[Done], None], timeout: float | None) -> Any:
         """Run ``operation(done)`` on the I/O thread and wait until it calls
@@ -305,13 +320,16 @@ class Link:
         except Exception:  # pragma: no cover - a bug in pika or here; keep the process up
             _log.exception("%s: the I/O loop failed", self._where)
         finally:
-            with self._lock:
-                self._stopped = True
             failure = self._failure or ClosedError(f"{self._where} is closed")
             self._failure = failure
+            with self._lock:
+                self._stopped = True  # call_soon raises from now on
             for member in list(self._members):
                 self._notify_failed(member, failure)
             self._members.clear()
+            # calls queued before the stop still run (no pika object is alive now), so
+            # that a send handed over at the last moment fails at once instead of waiting
+            self._run_calls()
             self._first_done.set()
             try:
                 self._ioloop.close()

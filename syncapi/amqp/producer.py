@@ -269,9 +269,10 @@ class _PublishChannel(ChannelMember):
         """Queue ``batch``'s messages and publish what the channel can take (I/O thread)."""
         if batch.cancelled:
             return
-        if self._closing:
+        if self._closing or self._failed is not None:
+            error = self._failed or ClosedError(f"{self._what} is closed")
             for index in range(len(batch.items)):
-                batch.settle(index, ClosedError(f"{self._what} is closed"))
+                batch.settle(index, error)
             return
         self._waiting.extend((batch, index) for index in range(len(batch.items)))
         if self._ready:
