@@ -22,6 +22,7 @@ __all__ = ["BUILTIN_ENTRIES", "entries", "entry_names", "get_entry", "register",
 BUILTIN_ENTRIES: dict[str, str] = {
     "memory": "syncapi.bench.memory",
     "kafka": "syncapi.bench.kafka",
+    "amqp": "syncapi.bench.amqp",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 

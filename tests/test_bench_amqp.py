@@ -1,0 +1,259 @@
+"""The ``amqp`` benchmark entry (``syncapi/bench/amqp.py``).
+
+Shape, fairness and honesty only, never speed: the entry is built-in; every side really
+moves the messages it is asked to (counted by its callbacks and by the broker, and a
+short count fails the run); the baselines publish what syncapi publishes; and a tiny
+round through the real runner gives a table and JSON with syncapi's rates against raw
+pika's and Kombu's, a ratio each. The real benchmark is ``python -m syncapi.bench amqp``
+(see ``docs/benchmarks.md``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from syncapi.bench import amqp as bench_amqp
+from syncapi.bench import cli, registry, runner
+from syncapi.bench.model import Goal, Params
+from syncapi.bench.report import format_table, to_json
+from syncapi.bench.runner import Benchmark, current_report
+
+N = 150
+"""Messages per job in the tests on the broker: more than the prefetch window
+(:data:`~syncapi.bench.amqp.PREFETCH`), so a consumer gets them all only by acking."""
+
+EXTRAS = {
+    bench_amqp.EXTRA_CONSUME,
+    bench_amqp.EXTRA_KOMBU_PUBLISH,
+    bench_amqp.EXTRA_KOMBU_CONSUME,
+    bench_amqp.EXTRA_BATCH,
+}
+ROWS = (bench_amqp.ENTRY.variants[0].metric, *sorted(EXTRAS))
+"""The table's rows: publish vs raw pika (the main row), then the extras."""
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- no broker needed ---------------------------------------------------------------------------
+def test_amqp_is_a_built_in_entry() -> None:
+    assert "amqp" in registry.entry_names()
+    entry = registry.get_entry("amqp")
+    assert entry is bench_amqp.ENTRY
+    assert entry.baseline.name == "pika + Kombu"
+    (variant,) = entry.variants
+    assert variant.goal == Goal(min_ratio=0.95)
+    assert entry.check is not None and entry.url_env == bench_amqp.URL_ENV
+
+
+def test_the_rows_name_what_they_compare_with() -> None:
+    assert "vs pika" in bench_amqp.ENTRY.variants[0].metric
+    assert "vs pika" in bench_amqp.EXTRA_CONSUME
+    assert "vs Kombu" in bench_amqp.EXTRA_KOMBU_PUBLISH
+    assert "vs Kombu" in bench_amqp.EXTRA_KOMBU_CONSUME
+
+
+def test_without_a_url_the_entry_is_skipped_saying_how_to_start_a_broker(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(bench_amqp.URL_ENV, raising=False)
+    assert cli.main(["amqp", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "amqp: skipped:" in out
+    assert "--url" in out and "python -m tests.services start amqp" in out
+    assert bench_amqp.check() == bench_amqp.NO_URL
+    for run in (bench_amqp.run_baselines, bench_amqp.run_syncapi):
+        with pytest.raises(RuntimeError, match=r"tests\.services start amqp"):
+            run(Params(messages=1, size=1))
+
+
+def test_url_option_reaches_the_entry(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(bench_amqp.URL_ENV, "amqp://placeholder:1/")  # restored afterwards
+    closed = f"amqp://guest:guest@127.0.0.1:{_closed_port()}/"
+    assert cli.main(["amqp", "--url", closed, "-q"]) == 0
+    assert os.environ[bench_amqp.URL_ENV] == closed
+    assert f"no RabbitMQ broker answers at {closed}" in capsys.readouterr().out
+
+
+def test_a_url_of_another_scheme_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(bench_amqp.URL_ENV, "kafka://127.0.0.1:9092")
+    reason = bench_amqp.check()
+    assert reason is not None and "amqp://" in reason
+
+
+def _measured(**changes: int) -> bench_amqp.Measured:
+    fields = {"published": 10, "consumed": 10, "consumed_bytes": 10 * 64, "left": 0}
+    fields.update(changes)
+    return bench_amqp.Measured(
+        library="x", messages=10, size=64, publish_seconds=1.0, consume_seconds=1.0, **fields
+    )
+
+
+def test_right_counts_pass() -> None:
+    _measured().verify()
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"published": 9},
+        {"published": 11},
+        {"consumed": 9},
+        {"consumed_bytes": 10 * 64 - 1},
+        {"left": 1},
+    ],
+)
+def test_wrong_counts_fail_the_run(wrong: dict[str, int]) -> None:
+    with pytest.raises(RuntimeError, match="expected 10, 10, 640 and 0"):
+        _measured(**wrong).verify()
+
+
+def test_a_short_batch_queue_fails_the_run() -> None:
+    import dataclasses
+
+    good = dataclasses.replace(_measured(), batch_seconds=1.0, batch_published=10)
+    good.verify()
+    with pytest.raises(RuntimeError, match="batch publish job left 9"):
+        dataclasses.replace(good, batch_published=9).verify()
+
+
+# -- on the session's broker ------------------------------------------------------------------------
+MEASURES: dict[str, Callable[[Params], bench_amqp.Measured]] = {
+    "raw pika": bench_amqp.measure_pika,
+    "Kombu": bench_amqp.measure_kombu,
+    "syncapi": bench_amqp.measure_syncapi,
+}
+
+
+@pytest.mark.parametrize("library", list(MEASURES))
+def test_each_side_moves_exactly_the_messages_asked_for(amqp_url: str, library: str) -> None:
+    """Counted, not assumed: the broker holds ``N`` published messages (plus the warm-up
+    one), the consume callback saw ``N`` full payloads, and nothing is left unacked."""
+    run = MEASURES[library](Params(messages=N, size=1024, options={"url": amqp_url}))
+    assert run.library == library
+    assert (run.published, run.consumed, run.consumed_bytes, run.left) == (N, N, N * 1024, 0)
+    assert run.publish_seconds > 0 and run.consume_seconds > 0
+    run.verify()
+
+
+def test_a_lost_message_fails_the_run(amqp_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The publish count is the broker's, not the client's: a publish job that skips a
+    message yields a run that does not verify."""
+    real = bench_amqp.raw_publish
+
+    def one_short(channel: object, queue: str, payload: bytes, n: int) -> float:
+        return real(channel, queue, payload, n - 1 if n > 1 else n)
+
+    monkeypatch.setattr(bench_amqp, "raw_publish", one_short)
+    run = bench_amqp.measure_pika(Params(messages=5, size=16, options={"url": amqp_url}))
+    assert run.published == 4
+    with pytest.raises(RuntimeError, match="published 4"):
+        run.verify()
+
+
+def test_a_short_queue_fails_the_consume_job(
+    amqp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer that cannot get all its messages gives up at the deadline and raises."""
+    monkeypatch.setattr(bench_amqp, "_deadline", lambda messages: 0.5)
+    queue = f"bench-short-{uuid.uuid4().hex[:12]}"
+    try:
+        bench_amqp.fill(amqp_url, queue, b"x", 3)
+        connection = bench_amqp._pika_connection(amqp_url, "test")
+        try:
+            tally = bench_amqp.Tally()
+            with pytest.raises(RuntimeError, match="3 of 4 messages"):
+                bench_amqp.raw_consume(connection, queue, 4, tally)
+        finally:
+            connection.close()
+    finally:
+        bench_amqp.delete_queues(amqp_url, [queue])
+
+
+def test_baselines_publish_the_properties_syncapi_publishes(amqp_url: str) -> None:
+    """A message syncapi's producer sends by default has the properties the baselines
+    set: ``delivery_mode`` :data:`~syncapi.bench.amqp.DELIVERY_MODE`, nothing else."""
+    import pika
+
+    import syncapi
+    from syncapi import amqp
+
+    queue = f"bench-wire-{uuid.uuid4().hex[:12]}"
+    bindings = amqp.ChannelBindings(
+        is_="queue", queue=amqp.Queue(name=queue, durable=False, auto_delete=False)
+    )
+    try:
+        with syncapi.producer(amqp_url) as producer:
+            pub = producer.publisher(queue, bindings)
+            pub.send(pub.envelope(b"x"))
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            method, properties, body = connection.channel().basic_get(queue, auto_ack=True)
+        finally:
+            connection.close()
+    finally:
+        bench_amqp.delete_queues(amqp_url, [queue])
+    assert method is not None and body == b"x"
+    assert properties.delivery_mode == bench_amqp.DELIVERY_MODE
+    assert properties.content_type is None and not properties.headers
+
+
+def test_suite_runs_with_tiny_sizes(amqp_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One round of ``N`` messages through the real runner: the baselines (raw pika and
+    Kombu) and syncapi, both jobs, in the table with a ratio each against raw pika and
+    against Kombu, and in the JSON (the figures themselves are not checked)."""
+    monkeypatch.setattr(runner, "MIN_ROUNDS", 1)  # the harness wants 5 rounds; 1 does here
+    lines: list[str] = []
+    params = Params(messages=N, size=1024, options={"url": amqp_url})
+    result = Benchmark(
+        bench_amqp.ENTRY, params, rounds=1, warmup_rounds=0, progress=lines.append
+    ).run()
+
+    assert result.order == ("pika + Kombu", "syncapi amqp://")
+    assert len(lines) == 2
+    (row,) = result.rows
+    for side in (result.baseline, row.result):
+        (sample,) = side.samples
+        assert sample.messages == N
+        assert set(side.extra) == EXTRAS
+        assert side.rate.median > 0 and all(s.median > 0 for s in side.extra.values())
+    assert row.ratio > 0
+    syncapi_extra = row.result.samples[0].extra
+    assert syncapi_extra[bench_amqp.EXTRA_KOMBU_PUBLISH] == pytest.approx(row.result.rate.median)
+    assert syncapi_extra[bench_amqp.EXTRA_KOMBU_CONSUME] == syncapi_extra[bench_amqp.EXTRA_CONSUME]
+    baseline_extra = result.baseline.samples[0].extra
+    assert baseline_extra[bench_amqp.EXTRA_BATCH] == pytest.approx(result.baseline.rate.median)
+
+    table = format_table(result)
+    assert "baseline: pika + Kombu" in table
+    for case in ROWS:
+        line = next(line for line in table.splitlines() if line.strip().startswith(case))
+        numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", line.split(case, 1)[1])
+        assert len(numbers) >= 6, line  # syncapi median, min, max; the other's; the ratio
+        assert re.search(r"\s\d+\.\d{3}x(\s|$)", line), line
+    main_row = next(line for line in table.splitlines() if line.strip().startswith(ROWS[0]))
+    assert re.search(r">= 0\.95x\s+(yes|NO)$", main_row), main_row
+
+    data = json.loads(json.dumps(to_json(current_report([result])), allow_nan=False))
+    (entry,) = data["results"]
+    assert entry["entry"] == "amqp"
+    (json_row,) = entry["rows"]
+    assert json_row["ratio"] > 0
+    assert json_row["goal"] == {"min_ratio": 0.95, "max_ratio": None}
+    for side in (entry["baseline"], json_row):
+        assert side["rate"]["median"] > 0
+        for key in EXTRAS:
+            assert side["extra"][key]["median"] > 0
+            assert side["extra"][key]["count"] == 1
