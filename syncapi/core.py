@@ -389,6 +389,14 @@ class EnvelopeReader:
         """Refuse the message for good: ``nack(requeue=False)``."""
         self.nack(requeue=False)
 
+    def _fail(self, requeue: bool) -> None:
+        """Settle a message whose callback failed, as the receive loop's ``on_error``
+        policy decided (``requeue`` or not): through :meth:`Subscriber._nack_failed`, so
+        that a protocol can count failures apart from nacks the user asked for."""
+        sub = self._settle()
+        if sub is not None:
+            sub._nack_failed(self, requeue)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}({self.identity}, {len(self._payload)} bytes, "
@@ -880,6 +888,12 @@ class Subscriber(_Channel, ABC):
 
     def _nack(self, envelope: EnvelopeReader, requeue: bool) -> None:
         """Hook: negatively acknowledge ``envelope``. Called from any worker thread."""
+
+    def _nack_failed(self, envelope: EnvelopeReader, requeue: bool) -> None:
+        """Hook: settle a message whose callback failed (the ``on_error`` outcome).
+        Default: ``_nack(envelope, requeue)``; a protocol that limits redeliveries of
+        failing messages overrides it."""
+        self._nack(envelope, requeue)
 
     def _release(self, envelope: EnvelopeReader) -> None:
         """Hook: hand back a fetched message that no callback ran for (the loop stopped

@@ -51,6 +51,7 @@ _BUILTIN: dict[str, tuple[str, str | None]] = {
     "memory": ("syncapi.memory:PROTOCOL", None),
     "kafka": ("syncapi.kafka:PROTOCOL", "kafka"),
     "amqp": ("syncapi.amqp:PROTOCOL", "amqp"),
+    "amqps": ("syncapi.amqp:PROTOCOL", "amqp"),
 }
 
 

@@ -267,7 +267,7 @@ class _Loop:
                 env.ack()
                 self._add(acked=1)
             else:
-                env.nack(requeue=outcome is not Outcome.REJECT)
+                env._fail(requeue=outcome is not Outcome.REJECT)
                 self._add(nacked=1)
         except ClosedError:
             if not env._settled:

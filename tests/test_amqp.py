@@ -140,9 +140,22 @@ def test_unknown_virtual_host(amqp_url: str) -> None:
 
 
 def test_nobody_listening() -> None:
-    with pytest.raises(ConnectError, match="cannot connect"):
+    with pytest.raises(ConnectError, match=r"cannot connect: .*refused"):
         amqp.Producer(f"amqp://127.0.0.1:{free_port()}/", connect_timeout=3)
     assert not _io_threads()
+
+
+def test_the_first_connection_tries_every_host(amqp_url: str) -> None:
+    port = amqp_url.rsplit(":", 1)[1].split("/")[0]
+    url = f"amqp://guest:guest@127.0.0.1:{free_port()},127.0.0.1:{port}/"
+    with amqp.Producer(url) as producer:
+        assert producer.connected
+        assert port in producer._link.where
+
+
+def test_amqps_is_refused_until_tls_is_supported() -> None:
+    with pytest.raises(ConfigError, match="TLS is not supported yet"):
+        syncapi.producer("amqps://broker.example/")
 
 
 def test_close_ends_the_io_threads(amqp_url: str) -> None:
@@ -390,6 +403,7 @@ def test_unroutable_message_among_routable_ones(producer: amqp.Producer, raw: An
     with pytest.raises(amqp.UnroutableError) as info:
         pub.send(*envs)
     assert [env for env, _ in info.value.failures] == [envs[1]]
+    assert "routing key 'bad'" in str(info.value)
     assert raw.queue_declare(q, passive=True).method.message_count == 2
 
 
@@ -484,9 +498,9 @@ def test_raising_callback_is_requeued_once_then_dead_lettered(amqp_url: str, raw
     raw.queue_delete(q)
 
 
-def test_redeliver_always_keeps_requeueing(amqp_url: str, producer: amqp.Producer) -> None:
+def test_no_redelivery_limit_keeps_requeueing(amqp_url: str, producer: amqp.Producer) -> None:
     q = _name("again")
-    with amqp.Consumer(amqp_url, redeliver="always") as consumer:
+    with amqp.Consumer(amqp_url, max_redeliveries=None) as consumer:
         sub = consumer.subscriber(q, _queue(q))
         pub = producer.publisher(q, _queue(q))
         attempts: list[int] = []
@@ -501,6 +515,46 @@ def test_redeliver_always_keeps_requeueing(amqp_url: str, producer: amqp.Produce
         assert wait_until(lambda: len(attempts) == 5, TIMEOUT), attempts
         assert wait_until(lambda: worker.acked == 1, 5)
         worker.stop()
+
+
+def test_manual_nack_with_requeue_is_never_overridden(
+    producer: amqp.Producer, consumer: amqp.Consumer
+) -> None:
+    """max_redeliveries limits failed callbacks only: a callback's own nack(requeue=True)
+    requeues however often it comes."""
+    q = _name("renack")
+    sub = consumer.subscriber(q, _queue(q))
+    producer.publisher(q, _queue(q)).send(b"again")
+    for _ in range(4):
+        (env,) = sub.fetch(1, timeout=TIMEOUT)
+        env.nack(requeue=True)
+    (env,) = sub.fetch(1, timeout=TIMEOUT)
+    assert env.redelivered
+    env.ack()
+
+
+def test_a_handed_back_message_still_gets_its_retry(
+    producer: amqp.Producer, consumer: amqp.Consumer
+) -> None:
+    """A message handed back unstarted (the loop stopped) arrives flagged redelivered;
+    its first failure must still requeue it (failures are counted, not the flag)."""
+    q = _name("handback")
+    sub = consumer.subscriber(q, _queue(q))
+    producer.publisher(q, _queue(q)).send(b"handed back")
+    (env,) = sub.fetch(1, timeout=TIMEOUT)
+    env.nack(requeue=True)  # as a stopping loop hands back what it did not start
+    seen: list[tuple[bytes, bool]] = []
+
+    def callback(env: amqp.EnvelopeReader) -> None:
+        seen.append((env.payload, env.redelivered))
+        if len(seen) == 1:
+            raise RuntimeError("the first attempt fails")
+
+    worker = sub.start(callback)
+    assert wait_until(lambda: len(seen) == 2, TIMEOUT), seen
+    assert seen == [(b"handed back", True), (b"handed back", True)]
+    assert wait_until(lambda: worker.acked == 1, 5)
+    worker.stop()
 
 
 def test_manual_ack_nack_and_reject(

@@ -77,5 +77,6 @@ PROTOCOL = Protocol(
     producer=Producer,
     consumer=Consumer,
     description="AMQP 0-9-1 (RabbitMQ) through pika",
+    schemes=("amqp", "amqps"),  # amqps: refused with a clear error until TLS comes
 )
 """The ``amqp`` protocol as the registry knows it."""

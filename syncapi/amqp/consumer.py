@@ -10,10 +10,12 @@ and their acks go back to the I/O thread, batched. Heartbeats never wait for a c
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import queue
 import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -182,6 +184,45 @@ class EnvelopeReader(core.EnvelopeReader):
         )
 
 
+class FailureCounts:
+    """How often messages failed in this consumer (bounded; thread-safe).
+
+    A message is known by its ``message_id``, or by a digest of its exchange, routing
+    key and payload when it has none.
+    """
+
+    limit = 10_000
+
+    def __init__(self) -> None:
+        self._counts: OrderedDict[bytes | str, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(env: EnvelopeReader) -> bytes | str:
+        if env.message_id:
+            return env.message_id
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (env.exchange.encode(), env.routing_key.encode(), env.payload):
+            digest.update(len(part).to_bytes(8, "big"))
+            digest.update(part)
+        return digest.digest()
+
+    def record(self, env: EnvelopeReader) -> int:
+        """Count one more failure of ``env``; return its failures so far."""
+        key = self._key(env)
+        with self._lock:
+            count = self._counts.pop(key, 0) + 1
+            self._counts[key] = count
+            if len(self._counts) > self.limit:
+                self._counts.popitem(last=False)
+        return count
+
+    def forget(self, env: EnvelopeReader) -> None:
+        """Drop ``env``'s count (it was rejected)."""
+        with self._lock:
+            self._counts.pop(self._key(env), None)
+
+
 class _ConsumeChannel(ChannelMember):
     """A subscriber's channel: qos, declarations, the consumer, and settling."""
 
@@ -275,7 +316,7 @@ class Subscriber(core.Subscriber):
     callback. ``OperationBindings(ack=False)`` consumes with automatic acknowledgement
     (at-most-once: the broker forgets a message once sent; the in-memory inbox is then
     unbounded). A callback that raises: ``on_error="requeue"`` (the default) requeues it
-    once and rejects it if it fails again (see :attr:`ConsumerOptions.redeliver`).
+    once and rejects it if it fails again (see :attr:`ConsumerOptions.max_redeliveries`).
 
     After a reconnect the subscriber re-declares its queue and consumes again by
     itself; messages received before it are dropped from the inbox (the broker
@@ -302,6 +343,7 @@ class Subscriber(core.Subscriber):
         self._ops: list[tuple[int, int, int, bool]] = []
         self._ops_lock = threading.Lock()
         self._failure: SyncapiError | None = None
+        self._failures = FailureCounts()
         route = subscriber_route(
             channel,
             bindings,
@@ -397,15 +439,24 @@ class Subscriber(core.Subscriber):
         self._push(envelope, _ACK, False)
 
     def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
-        assert isinstance(envelope, EnvelopeReader)
-        if requeue and envelope.redelivered and self._options.redeliver == "once":
-            _log.warning(
-                "%s failed again after a redelivery: rejected (it goes to the queue's "
-                "dead-letter exchange if it has one, otherwise the broker drops it; "
-                "redeliver='always' requeues it every time)",
-                envelope.identity,
-            )
-            requeue = False
+        self._push(envelope, _NACK, requeue)
+
+    def _nack_failed(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
+        limit = self._options.max_redeliveries
+        if requeue and limit is not None:
+            assert isinstance(envelope, EnvelopeReader)
+            failures = self._failures.record(envelope)
+            if failures > limit:
+                _log.warning(
+                    "%s failed %d times: rejected, not requeued (it goes to the queue's "
+                    "dead-letter exchange if it has one, otherwise the broker drops it; "
+                    "max_redeliveries=%d)",
+                    envelope.identity,
+                    failures,
+                    limit,
+                )
+                self._failures.forget(envelope)
+                requeue = False
         self._push(envelope, _NACK, requeue)
 
     def _release(self, envelope: core.EnvelopeReader) -> None:

@@ -45,8 +45,16 @@ def describe(exc: BaseException | None) -> str:
         return "unknown reason"
     if isinstance(exc, (pex.ChannelClosed, pex.ConnectionClosed)):
         return f"{exc.reply_code} {exc.reply_text}"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if str(exc) else text
+    inner = getattr(exc, "exceptions", None)  # pika's connection workflow collects them
+    if inner:
+        return describe(inner[-1])
+    wrapped = getattr(exc, "exception", None)  # pika's per-phase wrapper
+    if isinstance(wrapped, BaseException):
+        return describe(wrapped)
+    text = str(exc) or "; ".join(  # pika's wrapping exceptions often print empty
+        describe(arg) if isinstance(arg, BaseException) else str(arg) for arg in exc.args
+    )
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def translate_connect_error(exc: BaseException, where: str) -> SyncapiError:
@@ -342,6 +350,7 @@ class Link:
             self._ioloop.stop()
             return
         params = self._params[self._host_index % len(self._params)]
+        self._where = f"amqp {self._name} {params.host}:{params.port}"
         self._connection = SelectConnection(
             params,
             on_open_callback=self._on_open,
@@ -370,6 +379,13 @@ class Link:
     def _on_open_error(self, connection: pika.BaseConnection, error: BaseException) -> None:
         self._connection = None
         if not self._opened_once:
+            if self._host_index + 1 < len(self._params):
+                _log.warning(
+                    "%s: cannot connect (%s); trying the next host", self._where, describe(error)
+                )
+                self._host_index += 1
+                self._connect()
+                return
             # the first connection fails fast: the constructor raises a specific error
             self._first_error = error
             self._first_done.set()

@@ -21,15 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["CommonOptions", "ConsumerOptions", "ProducerOptions", "RedeliverPolicy"]
-
-RedeliverPolicy = Literal["once", "always"]
-"""How often a message whose callback failed is requeued (see
-:attr:`ConsumerOptions.redeliver`)."""
+__all__ = ["CommonOptions", "ConsumerOptions", "ProducerOptions"]
 
 
 def _check_range(owner: object, name: str, low: float, high: float | None = None) -> None:
@@ -121,7 +117,7 @@ class ProducerOptions(CommonOptions):
     persistent: bool = True
     """Publish messages as persistent (``delivery_mode`` 2), so that a durable queue
     keeps them over a broker restart. ``OperationBindings.deliveryMode`` and
-    :meth:`~syncapi.amqp.EnvelopeWriter.set_delivery_mode` override it."""
+    :meth:`~syncapi.amqp.EnvelopeWriter.set_persistent` override it."""
     republish: bool = True
     """When the connection drops, messages whose confirm had not come yet are published
     again on the new connection (the broker may then hold them twice: at-least-once).
@@ -129,11 +125,12 @@ class ProducerOptions(CommonOptions):
     broker may or may not have them (at-most-once)."""
     app_id: str | None = None
     """The ``app_id`` property of every message (``None``: not set)."""
-    max_message_size: int | None = 134_217_728
+    max_message_size: int | None = 16 * 1024 * 1024
     """Largest payload in bytes ``send`` accepts; a bigger one raises
     :class:`~syncapi.errors.MessageTooLarge` before anything is sent. The default is
-    RabbitMQ's own ``max_message_size`` (128 MiB); set it to your broker's (``None``: no
-    check here, the broker then closes the channel and the send fails)."""
+    RabbitMQ 4's ``max_message_size`` (16 MiB; RabbitMQ 3.x allowed 128 MiB); set it to
+    your broker's. ``None``: no check here — the broker then closes the channel, and
+    every unconfirmed message of that publisher fails with the reason."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -157,18 +154,22 @@ class ConsumerOptions(CommonOptions):
     queue_template: str = "{group}.{exchange}.{routing_key}"
     """The name of a group's queue; ``{group}``, ``{exchange}`` and ``{routing_key}``
     (the channel address) are filled in."""
-    redeliver: RedeliverPolicy = "once"
-    """What ``on_error="requeue"`` (the default) does with a message whose callback
-    raised: ``"once"`` requeues it if it was not redelivered before and rejects it
-    otherwise (it goes to the queue's dead-letter exchange if one is set, else it is
-    dropped, with a warning either way), so a poison message cannot loop forever;
-    ``"always"`` requeues it every time."""
+    max_redeliveries: int | None = 1
+    """How many times ``on_error="requeue"`` (the default) requeues a message whose
+    callback raised; at the next failure it is rejected instead: it goes to the queue's
+    dead-letter exchange if the queue has one (see :attr:`queue_arguments`), otherwise
+    the broker drops it — with a warning either way. So a poison message cannot loop
+    forever. ``None``: requeue every time. Failures are counted by this consumer
+    (in memory, for the last 10,000 failing messages; a message is known by its
+    ``message_id``, or by its exchange, routing key and payload when it has none). A
+    nack your own callback sends (``ack="manual"``) is never overridden."""
     consumer_tag_prefix: str = "syncapi"
     """The start of every consumer tag the broker shows."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_range(self, "prefetch", 0, 65535)
+        _check_range(self, "max_redeliveries", 0)
         if self.group is not None and not self.group:
             raise ConfigError("option 'group' must be a non-empty string or None")
         try:

@@ -326,8 +326,13 @@ class _PublishChannel(ChannelMember):
             entry = self._pending.get(seq)
             if entry is None or seq in self._returned:
                 continue
-            exchange, routing_key, sent, _props, _mandatory = entry[0].items[entry[1]]
-            if exchange == method.exchange and routing_key == method.routing_key and sent == body:
+            exchange, routing_key, sent, props, _mandatory = entry[0].items[entry[1]]
+            if (
+                exchange == method.exchange
+                and routing_key == method.routing_key
+                and sent == body
+                and (props.headers or None) == (properties.headers or None)
+            ):
                 self._returned[seq] = reason
                 return
         _log.warning("%s: the broker returned a message no send waits for (%s)", self._what, reason)
@@ -536,11 +541,12 @@ class Publisher(core.Publisher):
             f"{len(failures)} of {len(batch.items)} messages failed" if len(batch.items) > 1 else ""
         )
         if all(isinstance(r, _Returned) for r in reasons):
+            key = batch.items[min(batch.errors)][1]  # the routing key the first one had
             where = (
-                f"exchange {self._exchange!r} routed routing key {self._routing_key!r} to no queue"
+                f"exchange {self._exchange!r} routed routing key {key!r} to no queue"
                 if self._exchange
-                else f"no queue named {self._routing_key!r} exists (the default exchange "
-                "routes by queue name; declare it, e.g. with amqp.ChannelBindings(is_='queue'))"
+                else f"no queue named {key!r} exists (the default exchange routes by "
+                "queue name; declare it, e.g. with amqp.ChannelBindings(is_='queue'))"
             )
             raise UnroutableError(
                 f"{self!r}: unroutable ({first}): {where}" + (f"; {summary}" if summary else ""),

@@ -256,11 +256,11 @@ def channel_error(reason: BaseException | None, what: str) -> SyncapiError:
         code = reason.reply_code
         if code == 406 and "larger than configured max size" in reason.reply_text:
             error: SyncapiError = MessageTooLarge(f"{what}: {text}")
-        elif code == 406:
+        elif code == 406 and "inequivalent arg" in reason.reply_text:
             error = TopologyMismatchError(f"{what}: the broker refused it: {text}")
         elif code == 404:
             error = ConfigError(f"{what}: not found on the broker: {text}")
-        elif code in (403, 405):
+        elif code in (403, 405, 406):
             error = ConfigError(f"{what}: the broker refused it: {text}")
         elif code in (501, 502, 503, 504, 530, 540, 541):
             error = ConnectError(f"{what}: the broker closed the channel: {text}")

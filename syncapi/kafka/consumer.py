@@ -185,6 +185,11 @@ class EnvelopeReader(core.EnvelopeReader):
             return
         super().nack(requeue)
 
+    def _fail(self, requeue: bool) -> None:
+        if self._withdrawn:
+            return  # it comes again after the record that was nacked before it
+        super()._fail(requeue)
+
 
 class Consumer(core.Consumer):
     """Receives from a Kafka cluster: ``kafka://host:9092?group_id=billing``.
