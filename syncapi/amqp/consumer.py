@@ -487,19 +487,14 @@ class Consumer(Connected, core.Consumer):
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
         self._options: ConsumerOptions = resolve_options(ConsumerOptions, self._url.query, options)
-        params = connection_parameters(self._url, self._options, "consumer")
-        self._vhost: str = params[0].virtual_host
-        self._link = Link(params, self._options, "consumer")
+        self._connect(
+            connection_parameters(self._url, self._options, "consumer"), self._options, "consumer"
+        )
 
     @property
     def options(self) -> ConsumerOptions:
         """The options in force."""
         return self._options
-
-    @property
-    def virtual_host(self) -> str:
-        """The virtual host the connection is to."""
-        return self._vhost
 
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
@@ -508,6 +503,3 @@ class Consumer(Connected, core.Consumer):
         if not channel:
             raise ConfigError("an amqp subscriber needs a channel address (a queue or binding key)")
         return Subscriber(self, channel, bindings, operation_bindings)
-
-    def _close(self) -> None:
-        self._link.close()

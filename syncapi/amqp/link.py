@@ -77,9 +77,24 @@ def translate_connect_error(exc: BaseException, where: str) -> SyncapiError:
 
 
 class Connected:
-    """What an AMQP producer or consumer tells about its connection."""
+    """What an AMQP producer and consumer share: their connection and what it tells."""
 
     _link: Link
+    _vhost: str
+
+    def _connect(
+        self, params: list[pika.ConnectionParameters], options: CommonOptions, role: str
+    ) -> None:
+        self._vhost = params[0].virtual_host
+        self._link = Link(params, options, role)
+
+    @property
+    def virtual_host(self) -> str:
+        """The virtual host the connection is to."""
+        return self._vhost
+
+    def _close(self) -> None:
+        self._link.close()
 
     @property
     def connected(self) -> bool:

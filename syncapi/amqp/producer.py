@@ -586,28 +586,20 @@ class Producer(Connected, core.Producer):
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
         self._options: ProducerOptions = resolve_options(ProducerOptions, self._url.query, options)
-        params = connection_parameters(self._url, self._options, "producer")
-        self._vhost: str = params[0].virtual_host
-        self._link = Link(params, self._options, "producer")
+        self._connect(
+            connection_parameters(self._url, self._options, "producer"), self._options, "producer"
+        )
 
     @property
     def options(self) -> ProducerOptions:
         """The options in force."""
         return self._options
 
-    @property
-    def virtual_host(self) -> str:
-        """The virtual host the connection is to."""
-        return self._vhost
-
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
         _check_channel_args(bindings, operation_bindings, security)
         return Publisher(self, channel, bindings, operation_bindings)
-
-    def _close(self) -> None:
-        self._link.close()
 
 
 def _check_channel_args(bindings: Any, operation_bindings: Any, security: Any) -> None:
