@@ -11,6 +11,7 @@ round trips.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -213,8 +214,6 @@ class _Batch:
     __slots__ = ("cancelled", "envelopes", "errors", "event", "items", "left")
 
     def __init__(self, envelopes: Sequence[EnvelopeWriter], items: list[tuple[Any, ...]]) -> None:
-        import threading
-
         self.envelopes = envelopes
         self.items = items  # (exchange, routing_key, body, properties, mandatory)
         self.left = len(items)
