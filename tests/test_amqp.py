@@ -675,3 +675,73 @@ def test_send_error_names_failed_envelopes_on_a_channel_error(
     assert len(info.value.failures) == 1
     honest = producer.publisher(q, _queue(q))
     honest.send(b"fine")
+
+
+def test_bcc_does_not_hide_an_unroutable_message(producer: amqp.Producer) -> None:
+    """The broker strips BCC from a returned message; it is still matched to its send."""
+    ex = _name("bcc")
+    bindings = amqp.ChannelBindings(
+        exchange=amqp.Exchange(name=ex, type="direct", durable=False, auto_delete=True)
+    )
+    pub = producer.publisher(
+        "k", bindings, operation_bindings=amqp.OperationBindings(bcc=["nowhere"])
+    )
+    with pytest.raises(amqp.UnroutableError):
+        pub.send(pub.envelope(b"a", headers={"h": "v"}))
+
+
+def test_a_success_clears_the_failure_count(
+    producer: amqp.Producer, consumer: amqp.Consumer
+) -> None:
+    """The same content failing again later gets its retry again: counts are of failures
+    in a row, cleared when the message succeeds."""
+    q = _name("ping")
+    sub = consumer.subscriber(q, _queue(q))
+    pub = producer.publisher(q, _queue(q))
+    attempts: list[int] = []
+
+    def callback(env: amqp.EnvelopeReader) -> None:
+        attempts.append(1)
+        if len(attempts) in (1, 3):
+            raise RuntimeError("fails on attempts 1 and 3")
+
+    pub.send(b"ping")
+    assert sub.receive(callback, max_messages=2, timeout=TIMEOUT) == 2
+    pub.send(b"ping")
+    assert sub.receive(callback, max_messages=2, timeout=TIMEOUT) == 2
+    assert len(attempts) == 4
+
+
+def test_failures_are_counted_across_the_subscribers_of_a_consumer(amqp_url: str) -> None:
+    q = _name("shared")
+    attempts: list[str] = []
+    with amqp.Consumer(amqp_url, prefetch=1) as consumer, amqp.Producer(amqp_url) as producer:
+        subs = [consumer.subscriber(q, _queue(q)) for _ in range(2)]
+
+        def failing(name: str) -> Any:
+            def callback(env: amqp.EnvelopeReader) -> None:
+                attempts.append(name)
+                raise RuntimeError("always fails")
+
+            return callback
+
+        workers = [sub.start(failing(f"s{i}")) for i, sub in enumerate(subs)]
+        producer.publisher(q, _queue(q)).send(b"poison")
+        assert wait_until(lambda: len(attempts) >= 2, TIMEOUT)
+        time.sleep(1.0)
+        assert len(attempts) == 2, attempts  # one retry in all (max_redeliveries=1)
+        for worker in workers:
+            worker.stop()
+
+
+def test_a_hanging_first_host_does_not_starve_the_next(amqp_url: str) -> None:
+    import socket
+
+    port = amqp_url.rsplit(":", 1)[1].split("/")[0]
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts TCP, never speaks AMQP
+        hang = silent.getsockname()[1]
+        url = f"amqp://guest:guest@127.0.0.1:{hang},127.0.0.1:{port}/"
+        with amqp.Producer(url, connect_timeout=2) as producer:
+            assert producer.connected

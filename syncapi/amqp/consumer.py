@@ -217,8 +217,11 @@ class FailureCounts:
                 self._counts.popitem(last=False)
         return count
 
+    def __len__(self) -> int:
+        return len(self._counts)
+
     def forget(self, env: EnvelopeReader) -> None:
-        """Drop ``env``'s count (it was rejected)."""
+        """Drop ``env``'s count (it was rejected, or it succeeded)."""
         with self._lock:
             self._counts.pop(self._key(env), None)
 
@@ -343,7 +346,7 @@ class Subscriber(core.Subscriber):
         self._ops: list[tuple[int, int, int, bool]] = []
         self._ops_lock = threading.Lock()
         self._failure: SyncapiError | None = None
-        self._failures = FailureCounts()
+        self._failures = consumer._failures
         route = subscriber_route(
             channel,
             bindings,
@@ -436,6 +439,9 @@ class Subscriber(core.Subscriber):
         return ops
 
     def _ack(self, envelope: core.EnvelopeReader) -> None:
+        if self._failures:  # a message that failed before succeeded: forget its failures
+            assert isinstance(envelope, EnvelopeReader)
+            self._failures.forget(envelope)
         self._push(envelope, _ACK, False)
 
     def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
@@ -443,7 +449,7 @@ class Subscriber(core.Subscriber):
 
     def _nack_failed(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
         limit = self._options.max_redeliveries
-        if requeue and limit is not None:
+        if requeue and limit is not None and not self._no_ack:
             assert isinstance(envelope, EnvelopeReader)
             failures = self._failures.record(envelope)
             if failures > limit:
@@ -487,6 +493,7 @@ class Consumer(Connected, core.Consumer):
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
         self._options: ConsumerOptions = resolve_options(ConsumerOptions, self._url.query, options)
+        self._failures = FailureCounts()  # shared by the subscribers: one queue, one count
         self._connect(
             connection_parameters(self._url, self._options, "consumer"), self._options, "consumer"
         )

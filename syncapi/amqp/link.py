@@ -180,10 +180,12 @@ class Link:
             target=self._run, name=f"syncapi-amqp-io-{name}", daemon=True
         )
         self._thread.start()
-        if not self._first_done.wait(options.connect_timeout + 1.0):
+        budget = options.connect_timeout * len(params) + 1.0  # each host gets its own
+        if not self._first_done.wait(budget):
             self.close()
             raise ConnectError(
-                f"{self._where}: no connection within {options.connect_timeout} s (connect_timeout)"
+                f"{self._where}: no connection within {options.connect_timeout} s "
+                f"(connect_timeout) per host, {len(params)} host(s)"
             )
         first_error = self._first_failure()
         if first_error is not None:
@@ -461,7 +463,7 @@ class Link:
             self._ioloop.remove_timeout(self._timer)
             self._timer = None
         connection = self._connection
-        if connection is not None and not (connection.is_closing or connection.is_closed):
+        if connection is not None and connection.is_open:
             try:
                 connection.close()
             except pex.ConnectionWrongStateError:
@@ -469,7 +471,10 @@ class Link:
                 return
             # a broker that never answers the close must not keep the thread alive
             self._ioloop.call_later(2.0, self._ioloop.stop)
-        elif connection is None or connection.is_closed:
+        elif connection is None or not connection.is_closing:
+            # closed, or still opening: pika cannot close a half-open connection cleanly
+            # (it asserts); stopping the loop ends the thread, and the loop's close
+            # releases the socket
             self._ioloop.stop()
 
     def _notify_failed(self, member: Member, failure: SyncapiError) -> None:

@@ -231,6 +231,14 @@ class _Batch:
             self.event.set()
 
 
+def _without_bcc(headers: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Headers as the broker returns them: it strips ``BCC`` (and an empty table reads
+    back as none)."""
+    if headers and "BCC" in headers:
+        headers = {name: value for name, value in headers.items() if name != "BCC"}
+    return headers or None
+
+
 class _Returned(str):
     """The reason of a message the broker returned (an unroutable mandatory message)."""
 
@@ -330,7 +338,7 @@ class _PublishChannel(ChannelMember):
                 exchange == method.exchange
                 and routing_key == method.routing_key
                 and sent == body
-                and (props.headers or None) == (properties.headers or None)
+                and _without_bcc(props.headers) == _without_bcc(properties.headers)
             ):
                 self._returned[seq] = reason
                 return
@@ -509,7 +517,8 @@ class Publisher(core.Publisher):
             if limit is not None and len(body) > limit:
                 raise MessageTooLarge(
                     f"{self!r}: a {len(body)}-byte message is over max_message_size "
-                    f"({limit} bytes; RabbitMQ's own default limit is 128 MiB)",
+                    f"({limit} bytes; set it to your broker's max_message_size: 16 MiB by "
+                    "default in RabbitMQ 4, 128 MiB in 3.x)",
                     [(env, "too large")],
                 )
             key = env._props.get("routing_key") if env._props else None

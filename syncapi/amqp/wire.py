@@ -34,7 +34,7 @@ CAPABILITIES = core.Capabilities(
 """What ``amqp://`` can do. Order is kept per queue with one subscriber (and
 ``workers=1``); consumer groups are the subscribers sharing a queue (see
 :attr:`~syncapi.amqp.ConsumerOptions.group`). The largest message is the broker's
-``max_message_size`` (128 MiB by default in RabbitMQ)."""
+``max_message_size`` (16 MiB by default in RabbitMQ 4, 128 MiB in 3.x)."""
 
 
 def _jsonable(value: Any) -> Any:
