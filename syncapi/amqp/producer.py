@@ -211,14 +211,17 @@ class EnvelopeWriter(core.EnvelopeWriter):
 class _Batch:
     """The messages of one ``send`` call and their outcomes (written on the I/O thread)."""
 
-    __slots__ = ("cancelled", "envelopes", "errors", "event", "items", "left")
+    __slots__ = ("cancelled", "done", "envelopes", "errors", "items", "left")
 
     def __init__(self, envelopes: Sequence[EnvelopeWriter], items: list[tuple[Any, ...]]) -> None:
         self.envelopes = envelopes
         self.items = items  # (exchange, routing_key, body, properties, mandatory)
         self.left = len(items)
         self.errors: dict[int, BaseException | str] | None = None
-        self.event = threading.Event()
+        # held until every message is settled: a bare lock is the cheapest wake-up there
+        # is, and this wait is on every send's path
+        self.done = threading.Lock()
+        self.done.acquire()
         self.cancelled = False
 
     def settle(self, index: int, error: BaseException | str | None) -> None:
@@ -228,7 +231,7 @@ class _Batch:
             self.errors[index] = error
         self.left -= 1
         if self.left == 0:
-            self.event.set()
+            self.done.release()
 
 
 def _without_bcc(headers: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -530,7 +533,7 @@ class Publisher(core.Publisher):
         batch = _Batch(envelopes, items)  # type: ignore[arg-type]
         self._link.call_soon(partial(self._member.publish, batch))
         wait = self._options.send_timeout if timeout is None else timeout
-        if not batch.event.wait(wait):
+        if not batch.done.acquire(timeout=-1 if wait is None else wait):
             batch.cancelled = True
             done = len(items) - batch.left
             raise TimeoutError(
