@@ -243,3 +243,30 @@ def test_a_broker_that_stays_away_fails_sends_and_receives(
         consumer.close()
         producer.close()
     _delete(amqp_url, q)
+
+
+def test_close_while_reconnecting_returns_at_once(amqp_url: str, amqp_service: Any) -> None:
+    """A producer and consumer whose broker refuses them (they keep retrying, no limit)
+    close within a bounded time, and their I/O threads end."""
+    q = _name("closing")
+    consumer = amqp.Consumer(amqp_url, reconnect_delay=0.1, reconnect_max_delay=0.2)
+    producer = amqp.Producer(amqp_url, reconnect_delay=0.1, reconnect_max_delay=0.2)
+    sub = consumer.subscriber(q, _queue(q))
+    pub = producer.publisher(q, _queue(q))
+    worker = sub.start(lambda env: None)
+    amqp_service.ctl("change_password", "guest", "changed-for-the-test")
+    try:
+        amqp_service.ctl("close_all_connections", "fault injection")
+        assert wait_until(lambda: not consumer.connected and not producer.connected, TIMEOUT)
+        time.sleep(0.5)  # a few refused attempts
+        started = time.monotonic()
+        worker.stop(5)
+        consumer.close()
+        producer.close()
+        assert time.monotonic() - started < 5
+        assert not [t for t in threading.enumerate() if t.name.startswith("syncapi-amqp-io")]
+        with pytest.raises(SyncapiError):
+            pub.send(b"after close")
+    finally:
+        amqp_service.ctl("change_password", "guest", "guest")
+    _delete(amqp_url, q)

@@ -173,7 +173,9 @@ class Link:
         self._first_error: BaseException | None = None
         self._first_done = threading.Event()
         self._closing = False
-        self._lock = threading.Lock()  # guards _calls, _closing, _stopped
+        # guards _calls, _closing, _stopped; re-entrant so that close() from a signal
+        # handler that interrupted this thread inside call_soon() cannot deadlock
+        self._lock = threading.RLock()
         self._stopped = False
         self._calls: list[Callable[[], None]] = []  # queued by call_soon, run on the loop
         self._thread = threading.Thread(
