@@ -618,19 +618,36 @@ def test_prefetch_bounds_what_a_subscriber_holds(
 
 
 def test_queue_deleted_under_a_subscriber_is_declared_again(
-    producer: amqp.Producer, consumer: amqp.Consumer, raw: Any, caplog: Any
+    amqp_url: str, producer: amqp.Producer, consumer: amqp.Consumer, raw: Any, caplog: Any
 ) -> None:
     q = _name("deleted")
     sub = consumer.subscriber(q, _queue(q))
     collect = Keep(expected=1)
     worker = sub.start(collect)
     caplog.set_level(logging.WARNING, logger="syncapi.amqp")
-    raw.queue_delete(q)
-    assert wait_until(lambda: "cancelled the consumer" in caplog.text, TIMEOUT)
+    for _ in range(3):  # each cancel re-subscribes once: consumers never multiply
+        raw.queue_delete(q)
+        assert wait_until(lambda: "cancelled the consumer" in caplog.text, TIMEOUT)
+        caplog.clear()
+        assert wait_until(lambda: _consumers(amqp_url, q) == 1, TIMEOUT)
+        time.sleep(0.3)
+        assert _consumers(amqp_url, q) == 1
     pub = producer.publisher(q)
     assert wait_until(lambda: _try_send(pub, b"after"), TIMEOUT)
     assert collect.wait(TIMEOUT) and collect.payloads == [b"after"]
     worker.stop()
+
+
+def _consumers(url: str, queue: str) -> int:
+    """The queue's consumer count (-1 while it does not exist), on a connection of its
+    own: a passive declare of a missing queue closes the channel."""
+    connection = pika.BlockingConnection(pika.URLParameters(url))
+    try:
+        return int(connection.channel().queue_declare(queue, passive=True).method.consumer_count)
+    except pika.exceptions.ChannelClosedByBroker:
+        return -1
+    finally:
+        connection.close()
 
 
 def _try_send(pub: syncapi.Publisher, payload: bytes) -> bool:

@@ -270,3 +270,73 @@ def test_close_while_reconnecting_returns_at_once(amqp_url: str, amqp_service: A
     finally:
         amqp_service.ctl("change_password", "guest", "guest")
     _delete(amqp_url, q)
+
+
+def test_automatic_ack_messages_survive_a_reconnect(amqp_url: str, amqp_service: Any) -> None:
+    """With ack=False the broker forgets a message once sent: what the inbox holds when
+    the connection drops is still handed out (it will never come again)."""
+    q = _name("autoack")
+    op = amqp.OperationBindings(ack=False)
+    with amqp.Consumer(amqp_url) as consumer, amqp.Producer(amqp_url) as producer:
+        sub = consumer.subscriber(q, _queue(q), operation_bindings=op)
+        producer.publisher(q, _queue(q)).send(*[f"a{i}".encode() for i in range(50)])
+        assert wait_until(lambda: sub._inbox.qsize() >= 50, TIMEOUT)
+        amqp_service.ctl("close_all_connections", "fault injection")
+        assert wait_until(lambda: consumer.reconnects >= 1, TIMEOUT)
+        got: list[bytes] = []
+        sub.receive(lambda env: got.append(env.payload), max_messages=50, timeout=TIMEOUT)
+        assert sorted(got) == sorted(f"a{i}".encode() for i in range(50))
+    _delete(amqp_url, q)
+
+
+def test_messages_of_a_lost_channel_are_not_handed_out_while_reconnecting(
+    amqp_url: str, amqp_service: Any
+) -> None:
+    """What a dropped channel delivered cannot be acked any more: the broker sends it
+    again. So it is dropped from the inbox at once, not run (and then run again)."""
+    q = _name("stale")
+    with (
+        amqp.Consumer(amqp_url, prefetch=10, reconnect_delay=2.0) as consumer,
+        amqp.Producer(amqp_url) as producer,
+    ):
+        sub = consumer.subscriber(q, _queue(q))
+        producer.publisher(q, _queue(q)).send(*[f"m{i}".encode() for i in range(10)])
+        assert wait_until(lambda: sub._inbox.qsize() >= 10, TIMEOUT)
+        amqp_service.ctl("close_all_connections", "fault injection")
+        assert wait_until(lambda: not consumer.connected, TIMEOUT)
+        seen: list[bytes] = []
+        sub.receive(lambda env: seen.append(env.payload), timeout=1.0)
+        assert seen == [], "messages of the lost channel ran during the reconnect"
+        assert wait_until(lambda: consumer.connected, TIMEOUT)
+        sub.receive(lambda env: seen.append(env.payload), max_messages=10, timeout=TIMEOUT)
+        assert sorted(seen) == sorted(f"m{i}".encode() for i in range(10))
+    _delete(amqp_url, q)
+
+
+def test_closing_during_a_half_open_reconnect_closes_its_socket(
+    amqp_url: str, amqp_service: Any
+) -> None:
+    """The reconnect goes to a host that accepts TCP and never speaks AMQP; closing the
+    producer then must close that socket too, not leave it to the process's end."""
+    import socket
+
+    accepted: list[socket.socket] = []
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        silent.settimeout(TIMEOUT)
+        port = silent.getsockname()[1]
+        host = amqp_url.split("@", 1)[1].split("/", 1)[0]
+        producer = amqp.Producer(
+            f"amqp://guest:guest@{host},127.0.0.1:{port}/", reconnect_delay=0.1, connect_timeout=30
+        )
+        try:
+            amqp_service.ctl("close_all_connections", "fault injection")
+            connection, _ = silent.accept()  # the reconnect, round to the second host
+            accepted.append(connection)
+        finally:
+            producer.close()
+        with connection:
+            connection.settimeout(5)
+            assert connection.recv(8).startswith(b"AMQP")  # the protocol header
+            assert connection.recv(100) == b"", "the half-open socket was left open"

@@ -39,7 +39,10 @@ class ChannelMember(Member):
         self._what = what
         self._channel: Any = None  # the pika channel; I/O thread only
         self._ready = False  # set up and usable; written on the I/O thread
-        self._generation = 0  # +1 per channel opened: delivery tags are per channel
+        # +1 whenever a channel opens or goes: delivery tags are per channel, so what came
+        # on an older generation can no longer be settled
+        self._generation = 0
+        self.last_error: SyncapiError | None = None  # why the channel last went, if it did
         self._closing = False
         self._retry: Any = None
         self._retries = 0
@@ -102,6 +105,7 @@ class ChannelMember(Member):
     def on_link_lost(self, error: BaseException | None) -> None:
         """Forget the channel; :meth:`on_link_open` opens a new one."""
         self._channel, self._ready = None, False
+        self._generation += 1
         self._io_fire_closed()
         if self._retry is not None:
             self._link.cancel_timer(self._retry)
@@ -127,6 +131,7 @@ class ChannelMember(Member):
         self._channel = channel
         self._generation += 1
         channel.add_on_close_callback(self._io_channel_closed)
+        self._io_channel_hooks(channel)
         self._io_setup(channel, lambda: self._io_setup_done(channel))
 
     def _io_setup_done(self, channel: Any) -> None:
@@ -134,6 +139,7 @@ class ChannelMember(Member):
             return
         self._ready = True
         self._retries = 0
+        self.last_error = None
         self._first.set()
         self._io_ready()
 
@@ -144,6 +150,7 @@ class ChannelMember(Member):
         if channel is not self._channel:
             return
         self._channel, self._ready = None, False
+        self._generation += 1  # its deliveries are stale from now on, not once a new one opens
         if self._closing or not isinstance(reason, pex.ChannelClosedByBroker):
             return  # our own close, or the connection went: on_link_lost follows
         error = channel_error(reason, self._what)
@@ -153,6 +160,7 @@ class ChannelMember(Member):
             self._first.set()
             return
         _log.warning("%s: the broker closed the channel (%s)", self._what, describe(reason))
+        self.last_error = error
         self._io_lost(error, by_broker=True)
         self._retries += 1
         delay = min(_MAX_REOPEN_DELAY, 0.1 * 2 ** min(self._retries - 1, 10))
@@ -170,6 +178,10 @@ class ChannelMember(Member):
             callback()
 
     # -- subclass hooks (I/O thread) -----------------------------------------------------
+    def _io_channel_hooks(self, channel: Any) -> None:
+        """Register the callbacks a new channel needs, once per channel (returns,
+        cancels...), before :meth:`_io_setup` runs."""
+
     def _io_setup(self, channel: Any, done: Callable[[], None]) -> None:
         """Set the new channel up (confirm mode, declarations, consume); call ``done()``
         when finished. A broker refusal closes the channel instead."""

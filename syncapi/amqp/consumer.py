@@ -238,18 +238,21 @@ class _ConsumeChannel(ChannelMember):
         self._tag_prefix = options.consumer_tag_prefix
         self._sub = sub
         self.queue = route.queue  # the real name once declared (server-named queues)
+        self._consumer_tag = ""
 
     # -- I/O thread ------------------------------------------------------------------------
-    def _io_setup(self, channel: Any, done: Any) -> None:
-        channel.add_on_cancel_callback(lambda _frame: self._io_cancelled(channel))
+    def _io_channel_hooks(self, channel: Any) -> None:
+        channel.add_on_cancel_callback(lambda frame: self._io_cancelled(channel, frame))
 
+    def _io_setup(self, channel: Any, done: Any) -> None:
         def consume(queue_name: str) -> None:
             self.queue = queue_name
+            self._consumer_tag = f"{self._tag_prefix}-{uuid.uuid4().hex[:12]}"
             channel.basic_consume(
                 queue=queue_name,
                 on_message_callback=self._io_deliver,
                 auto_ack=self._sub._no_ack,
-                consumer_tag=f"{self._tag_prefix}-{uuid.uuid4().hex[:12]}",
+                consumer_tag=self._consumer_tag,
                 callback=lambda _frame: done(),
             )
 
@@ -271,9 +274,11 @@ class _ConsumeChannel(ChannelMember):
             )
         )
 
-    def _io_cancelled(self, channel: Any) -> None:
+    def _io_cancelled(self, channel: Any, frame: Any) -> None:
         if channel is not self._channel or self._closing:
             return
+        if frame.method.consumer_tag != self._consumer_tag:
+            return  # an older consumer of this channel; the current one still runs
         _log.warning(
             "%s: the broker cancelled the consumer (queue %r deleted?); declaring it again",
             self._what,
@@ -345,6 +350,8 @@ class Subscriber(core.Subscriber):
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._ops: list[tuple[int, int, int, bool]] = []
         self._ops_lock = threading.Lock()
+        self._waiters = 0  # fetchers blocked on the inbox
+        self._waiters_lock = threading.Lock()
         self._failure: SyncapiError | None = None
         self._failures = consumer._failures
         route = subscriber_route(
@@ -383,10 +390,15 @@ class Subscriber(core.Subscriber):
         inbox = self._inbox
         member = self._member
         out: list[core.EnvelopeReader] = []
+        with self._waiters_lock:
+            self._waiters += 1
         try:
             item = inbox.get(timeout=timeout) if timeout != 0 else inbox.get_nowait()
         except queue.Empty:
             return out
+        finally:
+            with self._waiters_lock:
+                self._waiters -= 1
         while True:
             if item is _WAKE:
                 failure = self._current_failure()
@@ -394,7 +406,8 @@ class Subscriber(core.Subscriber):
                     raise failure
                 break
             # read afresh each time: a channel opened during the wait delivers newer ones
-            if item._generation >= member._generation:
+            # (automatic acks: nothing to settle, and the broker will not send it again)
+            if item._generation >= member._generation or self._no_ack:
                 out.append(item)
                 if len(out) >= max_messages:
                     break
@@ -408,7 +421,10 @@ class Subscriber(core.Subscriber):
         return self._failure  # set by the I/O thread
 
     def _interrupt(self) -> None:
-        self._inbox.put(_WAKE)
+        # one wake-up per blocked fetcher (start(workers=N) runs N of them); no lock:
+        # this may run in a signal handler, and one wake-up more or less is harmless
+        for _ in range(max(1, self._waiters)):
+            self._inbox.put(_WAKE)
 
     def _wake(self) -> None:
         self._inbox.put(_WAKE)

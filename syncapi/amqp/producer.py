@@ -536,9 +536,16 @@ class Publisher(core.Publisher):
         if not batch.done.acquire(timeout=-1 if wait is None else wait):
             batch.cancelled = True
             done = len(items) - batch.left
+            if self._member.last_error is not None:
+                why = f"; the broker closed the channel ({self._member.last_error}), re-opening"
+            elif not self._link.is_open:
+                why = "; the connection is down, reconnecting"
+            else:
+                why = ""
             raise TimeoutError(
                 f"{self!r}: {batch.left} of {len(items)} messages not confirmed within "
-                f"{wait} s ({done} were); those already published may still reach the queue"
+                f"{wait} s ({done} were){why}; those already published may still reach "
+                "the queue"
             )
         if batch.errors:
             self._raise(batch)
