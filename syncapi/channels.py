@@ -393,6 +393,20 @@ class ChannelRouter(Generic[T]):
                 self._literals = {**self._literals, address.template: value}
         return address
 
+    def remove(self, template_or_address: str | ChannelAddress) -> bool:
+        """Unregister an address (as given to :meth:`add`); ``False`` if it was not."""
+        address = ChannelAddress.parse(template_or_address)
+        with self._lock:
+            kept = tuple(entry for entry in self._entries if entry[0] != address)
+            if len(kept) == len(self._entries):
+                return False
+            self._entries = kept
+            self._literals = {a.template: v for a, v in kept if not a.is_template}
+            templates = [(a, v) for a, v in kept if a.is_template]
+            templates.sort(key=lambda entry: -entry[0]._literal_length())
+            self._templates = tuple(templates)
+        return True
+
     def resolve(self, address: str) -> tuple[T, dict[str, str]] | None:
         """The value registered for ``address`` and the parameter values, or ``None``."""
         literals = self._literals

@@ -52,6 +52,8 @@ _BUILTIN: dict[str, tuple[str, str | None]] = {
     "kafka": ("syncapi.kafka:PROTOCOL", "kafka"),
     "amqp": ("syncapi.amqp:PROTOCOL", "amqp"),
     "amqps": ("syncapi.amqp:PROTOCOL", "amqp"),
+    "http": ("syncapi.http:PROTOCOL", "http"),
+    "https": ("syncapi.http:PROTOCOL", "http"),
 }
 
 

@@ -388,3 +388,17 @@ def test_router_add_from_threads() -> None:
         thread.join()
     assert len(router) == 200
     assert router.resolve("/r123/v") == (123, {"x": "v"})
+
+
+def test_router_remove_frees_the_address() -> None:
+    from syncapi.channels import ChannelRouter
+
+    router: ChannelRouter[str] = ChannelRouter()
+    router.add("orders/{id}", "a")
+    router.add("orders/new", "b")
+    assert router.remove("orders/{id}") is True
+    assert router.remove("orders/{id}") is False
+    assert router.resolve("orders/7") is None
+    assert router.resolve("orders/new") == ("b", {})
+    router.add("orders/{id}", "c")  # free again
+    assert router.resolve("orders/7") == ("c", {"id": "7"})

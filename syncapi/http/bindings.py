@@ -1,0 +1,266 @@
+"""HTTP bindings, AsyncAPI HTTP binding 0.3.0 (``bindingVersion`` 0.3.0 and 0.2.0).
+
+Each class reads the ``http`` entry of an AsyncAPI bindings object with ``from_dict``
+(camelCase keys, ``x-`` extensions, unknown keys refused) and can be built directly with
+Python names. What syncapi does with each field:
+
++-------------------+----------------+---------------------------------------------------+
+| binding           | field          | what syncapi does with it                         |
++===================+================+===================================================+
+| OperationBindings | ``method``     | the HTTP method of a publisher's requests         |
+|                   |                | (``POST`` when unset), and the one method a       |
+|                   |                | subscriber's route accepts (any other method gets |
+|                   |                | ``405 Method Not Allowed``)                       |
++-------------------+----------------+---------------------------------------------------+
+| OperationBindings | ``query``      | the query parameters a publisher may send and a   |
+|                   |                | subscriber reads; their names                     |
+|                   |                | (:meth:`OperationBindings.query_names`) and the   |
+|                   |                | required ones (:meth:`OperationBindings           |
+|                   |                | .required_query`) are documented                  |
++-------------------+----------------+---------------------------------------------------+
+| MessageBindings   | ``headers``    | the schema of the HTTP (protocol) headers: stored |
+|                   |                | and documented (:meth:`MessageBindings            |
+|                   |                | .header_names`); application headers are the core |
+|                   |                | message's ``headers``                             |
++-------------------+----------------+---------------------------------------------------+
+| MessageBindings   | ``statusCode`` | the status of a subscriber's reply when the       |
+|                   |                | callback does not give one                        |
++-------------------+----------------+---------------------------------------------------+
+| ServerBindings,   | (none)         | placeholders: only ``bindingVersion`` and ``x-``  |
+| ChannelBindings   |                | extensions                                        |
++-------------------+----------------+---------------------------------------------------+
+
+``query`` and ``headers`` hold an AsyncAPI Schema Object, kept as a plain dict (written back
+unchanged by ``to_dict``). When the schema gives ``type`` it must be ``"object"``; when it
+gives ``properties`` that must map names to schemas (mappings or booleans); when it gives
+``required`` that must be a list of distinct strings. A Reference Object (``{"$ref":
+"..."}``) is accepted and kept as is, but the name helpers refuse it: resolve references
+first.
+
+Differences from the JSON Schema of the binding:
+
+* ``method`` is accepted in any letter case (``"get"``) and stored in upper case, which is
+  how ``to_dict`` writes it.
+* ``statusCode`` must be an integer from 100 to 599 (the schema says "number").
+* ``query`` and ``headers`` need not give ``type`` (the spec says they MUST be object
+  schemas; a schema without ``type`` is read as one).
+
+Versions: 0.3.0 (the latest, assumed when ``bindingVersion`` is missing) and 0.2.0, which
+has the same fields except the message's ``statusCode`` (new in 0.3.0, refused under
+0.2.0). Binding 0.1.0 is refused; so is its operation field ``type`` (``request`` or
+``response``), which 0.2.0 removed.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..bindings import Bindings, Placeholder, SpecObject, asyncapi
+
+__all__ = [
+    "ChannelBindings",
+    "MessageBindings",
+    "OperationBindings",
+    "ServerBindings",
+]
+
+_PROTOCOL = "http"
+_VERSIONS = ("0.3.0", "0.2.0")
+# The methods the binding allows (RFC 9110 section 9 and RFC 5789 for PATCH).
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")
+_STATUS_MIN = 100
+_STATUS_MAX = 599
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerBindings(Placeholder):
+    """HTTP server bindings: the binding defines no fields.
+
+    The document form may hold only ``bindingVersion`` and ``x-`` extensions.
+    """
+
+    protocol = _PROTOCOL
+    versions = _VERSIONS
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChannelBindings(Placeholder):
+    """HTTP channel bindings: the binding defines no fields.
+
+    The document form may hold only ``bindingVersion`` and ``x-`` extensions.
+    """
+
+    protocol = _PROTOCOL
+    versions = _VERSIONS
+
+
+def _shown(value: Any) -> str:
+    """``"<type> <short repr>"`` for messages."""
+    if value is None:
+        return "None"
+    return f"{type(value).__name__} {reprlib.repr(value)}"
+
+
+def _check_schema(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> None:
+    """Refuse a ``query``/``headers`` value that is not an object schema or a reference."""
+    if schema is None:
+        return
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if not isinstance(ref, str) or not ref:
+            raise obj._error(f"'{wire}.$ref' must be a non-empty string, got {_shown(ref)}")
+        return
+    if "type" in schema and schema["type"] != "object":
+        raise obj._error(
+            f"'{wire}' must be an object schema: 'type' must be 'object', "
+            f"got {_shown(schema['type'])}"
+        )
+    if "properties" in schema:
+        properties = schema["properties"]
+        if not isinstance(properties, Mapping):
+            raise obj._error(
+                f"'{wire}.properties' must be a mapping of names to schemas, "
+                f"got {_shown(properties)}"
+            )
+        for name, value in properties.items():
+            if not isinstance(name, str):
+                raise obj._error(f"'{wire}.properties' names must be str, got {_shown(name)}")
+            if not isinstance(value, (Mapping, bool)):
+                raise obj._error(
+                    f"'{wire}.properties.{name}' must be a schema (a mapping or a boolean), "
+                    f"got {_shown(value)}"
+                )
+    if "required" in schema:
+        required = schema["required"]
+        if not isinstance(required, (list, tuple)):
+            raise obj._error(f"'{wire}.required' must be a list of str, got {_shown(required)}")
+        seen: set[str] = set()
+        for i, name in enumerate(required):
+            if not isinstance(name, str):
+                raise obj._error(f"'{wire}.required[{i}]' must be str, got {_shown(name)}")
+            if name in seen:
+                raise obj._error(f"'{wire}.required' lists {name!r} more than once")
+            seen.add(name)
+
+
+def _resolved(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The schema, ``{}`` for ``None``; raise for an unresolved ``$ref``."""
+    if schema is None:
+        return {}
+    if "$ref" in schema:
+        raise obj._error(
+            f"'{wire}' is an unresolved $ref {schema['$ref']!r}; resolve references first"
+        )
+    return schema
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationBindings(Bindings):
+    """HTTP operation bindings: the request method and the query parameters.
+
+    Attributes:
+        method: ``method``, one of ``GET``, ``POST``, ``PUT``, ``PATCH``, ``DELETE``,
+            ``HEAD``, ``OPTIONS``, ``CONNECT`` and ``TRACE``. Any letter case is accepted
+            and stored in upper case; ``None`` leaves the choice to syncapi (a publisher
+            sends ``POST``).
+        query: ``query``, the Schema Object (an object schema whose ``properties`` are the
+            parameters) describing the query parameters, or a Reference Object; kept as a
+            plain dict. Left out of the hash, like :attr:`extensions`.
+    """
+
+    protocol = _PROTOCOL
+    versions = _VERSIONS
+
+    method: str | None = None
+    query: Mapping[str, Any] | None = field(default=None, hash=False)
+
+    def __post_init__(self) -> None:
+        """Check the method and store it in upper case, then validate as usual."""
+        method: object = self.method
+        if isinstance(method, str):
+            upper = method.upper()
+            if not method.isascii() or upper not in _METHODS:
+                raise self._error(
+                    f"'method' must be one of {', '.join(_METHODS)} (in any letter case), "
+                    f"got {_shown(method)}"
+                )
+            object.__setattr__(self, "method", upper)
+        super().__post_init__()
+
+    @classmethod
+    def _prepare(cls, data: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Refuse the 0.1.0 ``type`` key with an explanation."""
+        if "type" in data:
+            raise cls._error(
+                "'type' (binding 0.1.0: request or response) is not supported: binding "
+                "0.2.0 removed it; the operation's action and its 'reply' say which "
+                "messages are requests and which are responses"
+            )
+        return data
+
+    def _validate(self) -> None:
+        """``query`` must be an object schema or a reference."""
+        _check_schema(self, "query", self.query)
+
+    def query_names(self) -> tuple[str, ...]:
+        """The names of the query parameters: the ``properties`` of :attr:`query`.
+
+        Empty when :attr:`query` is unset or has no ``properties``.
+
+        Raises:
+            ConfigError: :attr:`query` is an unresolved ``$ref``.
+        """
+        return tuple(_resolved(self, "query", self.query).get("properties", ()))
+
+    def required_query(self) -> tuple[str, ...]:
+        """The names of the required query parameters: the ``required`` list of :attr:`query`.
+
+        Empty when :attr:`query` is unset or has no ``required`` list.
+
+        Raises:
+            ConfigError: :attr:`query` is an unresolved ``$ref``.
+        """
+        return tuple(_resolved(self, "query", self.query).get("required", ()))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageBindings(Bindings):
+    """HTTP message bindings: the HTTP headers' schema and the response status.
+
+    Attributes:
+        headers: ``headers``, the Schema Object (an object schema whose ``properties`` are
+            the header names) describing the HTTP-specific headers, or a Reference Object;
+            kept as a plain dict. The core message's headers are the application headers.
+            Left out of the hash, like :attr:`extensions`.
+        status_code: ``statusCode``, the HTTP status of a response, an integer from 100 to
+            599. It is meaningful for messages of an operation's reply: a subscriber's
+            reply uses it when the callback gives no status. Needs ``bindingVersion``
+            0.3.0 (or none).
+    """
+
+    protocol = _PROTOCOL
+    versions = _VERSIONS
+
+    headers: Mapping[str, Any] | None = field(default=None, hash=False)
+    status_code: int | None = field(
+        default=None, metadata=asyncapi(minimum=_STATUS_MIN, maximum=_STATUS_MAX)
+    )
+
+    def _validate(self) -> None:
+        """``headers`` must be an object schema; ``statusCode`` needs binding 0.3.0."""
+        _check_schema(self, "headers", self.headers)
+        if self.status_code is not None and self.effective_version == "0.2.0":
+            raise self._error("'statusCode' needs bindingVersion 0.3.0, not 0.2.0")
+
+    def header_names(self) -> tuple[str, ...]:
+        """The header names: the ``properties`` of :attr:`headers`, as written.
+
+        Empty when :attr:`headers` is unset or has no ``properties``.
+
+        Raises:
+            ConfigError: :attr:`headers` is an unresolved ``$ref``.
+        """
+        return tuple(_resolved(self, "headers", self.headers).get("properties", ()))

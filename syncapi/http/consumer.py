@@ -1,0 +1,503 @@
+"""The receiving side of ``http://``: a WSGI application whose routes are subscribers.
+
+:class:`Consumer` **is** a WSGI application. ``consumer.subscriber("orders/{id}")``
+registers a route; a request on it becomes an :class:`EnvelopeReader` handed to the
+subscriber's receive loop, and the request waits (up to ``deadline``) for the callback:
+
+==========================================  ==============================================
+what happened                               the answer
+==========================================  ==============================================
+the callback called ``env.respond(...)``     that status, body and headers
+the callback returned (acked)                ``default_status`` (204), or the
+                                             subscriber's ``MessageBindings.statusCode``
+the callback raised (nacked)                 500, no traceback in the body
+no route for the path                        404
+a route, but not for this method             405 with ``Allow``
+body over ``max_body``                       413 (the body is not read further)
+``Content-Type`` not the declared one        415 (with ``check_content_type=True``)
+broken percent-escape, bad chunked body      400
+no receive loop running, or ``backlog``      503 with ``Retry-After``
+requests already waiting
+the callback took longer than ``deadline``   503 (its later answer is dropped)
+==========================================  ==============================================
+
+Serve it with :meth:`Consumer.serve` (a threaded werkzeug server in the background), or
+mount it in any WSGI server or framework (Flask's ``DispatcherMiddleware``, Django's
+WSGI handler): see :mod:`syncapi.http.mount`.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any
+
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from .. import core
+from ..channels import ChannelRouter
+from ..errors import ClosedError, ConfigError, DecodeError
+from ..headers import Headers
+from ..servers import ServerURL, resolve_options
+from .bindings import ChannelBindings, MessageBindings, OperationBindings
+from .options import ConsumerOptions
+from .wire import CAPABILITIES, headers_from_request
+
+__all__ = ["Consumer", "EnvelopeReader", "Subscriber"]
+
+_log = logging.getLogger("syncapi.http")
+_WAKE = object()
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+StartResponse = Callable[..., Any]
+
+
+class EnvelopeReader(core.EnvelopeReader):
+    """A received HTTP request: body, headers, content type and the HTTP extras
+    :attr:`method`, :attr:`path`, :attr:`params` (the route's ``{name}`` values),
+    :attr:`query`, :attr:`http_headers` and :attr:`remote_addr`; :meth:`respond`
+    answers it."""
+
+    __slots__ = (
+        "_done",
+        "_http_headers",
+        "_method",
+        "_outcome",
+        "_params",
+        "_path",
+        "_query",
+        "_remote",
+        "_reply",
+    )
+
+    def __init__(
+        self,
+        payload: bytes,
+        *,
+        headers: Headers,
+        content_type: str | None,
+        channel: str,
+        subscriber: Subscriber,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        query: list[tuple[str, str]],
+        http_headers: list[tuple[str, str]],
+        remote_addr: str | None,
+    ) -> None:
+        super().__init__(
+            payload,
+            headers=headers,
+            content_type=content_type,
+            channel=channel,
+            subscriber=subscriber,
+        )
+        self._method = method
+        self._path = path
+        self._params = params
+        self._query = query
+        self._http_headers = http_headers
+        self._remote = remote_addr
+        self._reply: tuple[int, bytes, list[tuple[str, str]]] | None = None
+        self._outcome = ""  # "acked", "failed", "released" once settled
+        self._done = threading.Event()
+
+    @property
+    def method(self) -> str:
+        """The request method (``"POST"``...)."""
+        return self._method
+
+    @property
+    def path(self) -> str:
+        """The request path (decoded)."""
+        return self._path
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The values of the route's ``{name}`` parameters."""
+        return dict(self._params)
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query parameters (the first value of each name; see :attr:`query_list`)."""
+        out: dict[str, str] = {}
+        for name, value in self._query:
+            out.setdefault(name, value)
+        return out
+
+    @property
+    def query_list(self) -> list[tuple[str, str]]:
+        """Every query parameter as ``(name, value)``, in order."""
+        return list(self._query)
+
+    @property
+    def http_headers(self) -> list[tuple[str, str]]:
+        """Every HTTP header of the request as ``(name, value)``."""
+        return list(self._http_headers)
+
+    @property
+    def remote_addr(self) -> str | None:
+        """The client's address."""
+        return self._remote
+
+    @property
+    def ordering_key(self) -> Hashable | None:
+        """``None``: requests are independent."""
+        return None
+
+    @property
+    def identity(self) -> str:
+        """Method and path, for logs."""
+        return f"{self._method} {self._path}"
+
+    def respond(
+        self,
+        status: int = 200,
+        body: bytes | str = b"",
+        headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        *,
+        content_type: str | None = None,
+    ) -> None:
+        """Answer the request now (and acknowledge it). ``str`` bodies are UTF-8.
+
+        Raises:
+            ConfigError: a status outside 100-599 or bad headers.
+            ClosedError: the request was already answered (or given up at its deadline).
+        """
+        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+            raise ConfigError(f"status must be an integer from 100 to 599, got {status!r}")
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        for pair in pairs:
+            if not (
+                isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
+            ):
+                raise ConfigError(f"response headers must be (str, str) pairs, got {pair!r}")
+        if content_type is not None:
+            pairs.append(("Content-Type", content_type))
+        if self._reply is not None or self._done.is_set():
+            raise ClosedError(f"request {self.identity} was already answered")
+        self._reply = (status, data, pairs)
+        if not self._settled:
+            self.ack()
+        else:
+            self._done.set()
+
+
+class Subscriber(core.Subscriber):
+    """A route of the consumer: requests on it are handed to this subscriber's receive
+    loop (see :mod:`syncapi.http.consumer` for the answers). Without a running loop the
+    route answers 503."""
+
+    concurrent_fetch = True
+    default_on_error = "reject"  # no redelivery: a failed request is answered 500
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        channel: str,
+        bindings: ChannelBindings | None,
+        operation_bindings: OperationBindings | None,
+        content_type: str | None,
+    ) -> None:
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        self._consumer = consumer
+        op = operation_bindings
+        self.methods: frozenset[str] = (
+            frozenset({op.method}) if op is not None and op.method else frozenset({"POST"})
+        )
+        """The methods this route accepts (``OperationBindings.method``, default POST)."""
+        self.content_type = content_type
+        """The declared content type (checked with ``check_content_type=True``)."""
+        self._status: int | None = None
+        self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._waiters = 0
+
+    def set_reply_bindings(self, bindings: MessageBindings | None) -> None:
+        """Answer with ``bindings.statusCode`` when a callback returns without ``respond``."""
+        self._status = None if bindings is None else bindings.status_code
+
+    @property
+    def receiving(self) -> bool:
+        """Whether a receive loop is running on this route."""
+        return bool(self._loops)
+
+    # -- the request side (WSGI threads) ---------------------------------------------------
+    def _offer(self, env: EnvelopeReader, backlog: int) -> bool:
+        with self._lock:
+            if self._waiting >= backlog:
+                return False
+            self._waiting += 1
+        self._inbox.put(env)
+        return True
+
+    def _default_status(self, fallback: int) -> int:
+        return self._status or fallback
+
+    # -- the loop side ------------------------------------------------------------------------
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        with self._lock:
+            self._waiters += 1
+        try:
+            item = self._inbox.get(timeout=timeout) if timeout != 0 else self._inbox.get_nowait()
+        except queue.Empty:
+            return []
+        finally:
+            with self._lock:
+                self._waiters -= 1
+        out: list[core.EnvelopeReader] = []
+        while True:
+            if item is not _WAKE:
+                with self._lock:
+                    self._waiting -= 1
+                if not item._done.is_set():  # not given up at its deadline
+                    out.append(item)
+                if len(out) >= max_messages:
+                    break
+            else:
+                break
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+        return out
+
+    def _interrupt(self) -> None:
+        for _ in range(max(1, self._waiters)):
+            self._inbox.put(_WAKE)
+
+    def _finish(self, env: core.EnvelopeReader, outcome: str) -> None:
+        assert isinstance(env, EnvelopeReader)
+        if not env._outcome:
+            env._outcome = outcome
+        env._done.set()
+
+    def _ack(self, envelope: core.EnvelopeReader) -> None:
+        self._finish(envelope, "acked")
+
+    def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
+        self._finish(envelope, "failed")
+
+    def _release(self, envelope: core.EnvelopeReader) -> None:
+        self._finish(envelope, "released")
+
+    def _close(self) -> None:
+        self._consumer._remove(self)
+        while True:  # requests waiting for a loop: answer them now
+            try:
+                item = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _WAKE and not item._settled:
+                item._settled = True
+                self._finish(item, "released")
+        self._inbox.put(_WAKE)
+
+
+def _text(status: int, detail: str, headers: Sequence[tuple[str, str]] = ()) -> WerkzeugResponse:
+    phrase = WerkzeugResponse(status=status).status
+    return WerkzeugResponse(
+        f"{phrase}: {detail}\n",
+        status=status,
+        headers=list(headers),
+        content_type="text/plain; charset=utf-8",
+    )
+
+
+class Consumer(core.Consumer):
+    """A WSGI application whose routes are :class:`Subscriber`\\ s.
+
+    ``http://host:port/`` names where :meth:`serve` listens by default (no port: any
+    free port). Options: :class:`~syncapi.http.ConsumerOptions`. Thread-safe: a threaded WSGI
+    server calls it from many threads at once.
+    """
+
+    scheme = "http"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: ServerURL | str = "http://127.0.0.1/", **options: Any) -> None:
+        super().__init__(url)
+        self._options: ConsumerOptions = resolve_options(ConsumerOptions, self._url.query, options)
+        self._router: ChannelRouter[Subscriber] = ChannelRouter()
+        self._servers: list[Any] = []
+        self._servers_lock = threading.Lock()
+
+    @property
+    def options(self) -> ConsumerOptions:
+        """The options in force."""
+        return self._options
+
+    def subscriber(
+        self,
+        channel_name: str,
+        bindings: Any = None,
+        *,
+        operation_bindings: Any = None,
+        security: Any = None,
+        parameters: Mapping[str, object] | None = None,
+        content_type: str | None = None,
+        reply_bindings: MessageBindings | None = None,
+    ) -> Subscriber:
+        """Register a route (see :meth:`syncapi.Consumer.subscriber`); ``content_type``
+        declares the body's media type (checked with ``check_content_type=True``) and
+        ``reply_bindings.statusCode`` the status of a callback that returns without
+        ``respond``."""
+        opened = self._open_channel(
+            lambda ch, b, o, sec: self._make_subscriber(ch, b, o, sec, content_type),
+            channel_name,
+            bindings,
+            operation_bindings,
+            security,
+            parameters,
+        )
+        assert isinstance(opened, Subscriber)
+        opened.set_reply_bindings(reply_bindings)
+        return opened
+
+    def _open_subscriber(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Subscriber:
+        return self._make_subscriber(channel, bindings, operation_bindings, security, None)
+
+    def _make_subscriber(
+        self,
+        channel: str,
+        bindings: Any,
+        operation_bindings: Any,
+        security: Any,
+        content_type: str | None,
+    ) -> Subscriber:
+        if bindings is not None and not isinstance(bindings, ChannelBindings):
+            raise ConfigError(
+                f"http channels take http.ChannelBindings, got {type(bindings).__name__}"
+            )
+        if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
+            raise ConfigError(
+                f"http channels take http.OperationBindings, got {type(operation_bindings).__name__}"
+            )
+        if security is not None:
+            raise ConfigError(
+                "http consumers do not check credentials; put that in your WSGI stack"
+            )
+        sub = Subscriber(self, channel, bindings, operation_bindings, content_type)
+        self._router.add(channel.strip("/"), sub)
+        return sub
+
+    def _remove(self, sub: Subscriber) -> None:
+        self._router.remove(sub.channel.strip("/"))
+
+    # -- serving -----------------------------------------------------------------------------
+    def serve(self, host: str | None = None, port: int | None = None) -> Any:
+        """Serve this application on a threaded werkzeug server in a background thread.
+
+        Returns a :class:`~syncapi.http.server.ServerHandle` with the bound ``port``,
+        ``url`` and ``stop()``; closing the consumer stops it too.
+        """
+        from .server import ServerHandle
+
+        self._check_open()
+        address = self._url.hosts[0] if self._url.hosts else None
+        handle = ServerHandle(
+            self,
+            host if host is not None else (address.host if address else "127.0.0.1"),
+            port if port is not None else ((address.port or 0) if address else 0),
+        )
+        with self._servers_lock:
+            self._servers.append(handle)
+        return handle
+
+    @property
+    def servers(self) -> list[Any]:
+        """The servers :meth:`serve` started and that still run."""
+        with self._servers_lock:
+            return [s for s in self._servers if s.running]
+
+    def _close(self) -> None:
+        with self._servers_lock:
+            servers, self._servers = self._servers, []
+        for server in servers:
+            server.stop()
+
+    # -- WSGI --------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI entry point."""
+        response = self._handle(Request(environ))
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> WerkzeugResponse:
+        opts = self._options
+        raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+        if _BAD_ESCAPE.search(raw.split("?", 1)[0]):
+            return _text(400, "the path holds a '%' that is not a percent-escape")
+        if "\ufffd" in request.path:
+            return _text(400, "the path is not valid UTF-8 once decoded")
+        if self._closed:
+            return _text(503, "the consumer is closed", [("Retry-After", "1")])
+        found = self._router.resolve(request.path.strip("/"))
+        if found is None:
+            return _text(404, f"no route for {request.path}")
+        sub, params = found
+        if request.method not in sub.methods:
+            allow = ", ".join(sorted(sub.methods))
+            return _text(405, f"{request.path} accepts {allow}", [("Allow", allow)])
+        declared = sub.content_type if opts.check_content_type else None
+        if declared is not None and request.mimetype != declared.split(";")[0].strip().lower():
+            return _text(415, f"{request.path} takes {declared}")
+        length = request.content_length
+        if length is not None and length > opts.max_body:
+            return _text(413, f"the body is over {opts.max_body} bytes", [("Connection", "close")])
+        try:
+            body = request.stream.read(opts.max_body + 1)
+        except (ClientDisconnected, OSError, ValueError) as exc:
+            return _text(400, f"the body could not be read: {exc}", [("Connection", "close")])
+        if len(body) > opts.max_body:
+            return _text(413, f"the body is over {opts.max_body} bytes", [("Connection", "close")])
+        if not sub.receiving or sub.closed:
+            return _text(503, f"nothing receives on {request.path} now", [("Retry-After", "1")])
+        pairs = list(request.headers.items())
+        try:
+            headers = headers_from_request(pairs)
+        except DecodeError as exc:
+            return _text(400, str(exc))
+        env = EnvelopeReader(
+            body,
+            headers=headers,
+            content_type=request.headers.get("Content-Type"),
+            channel=sub.channel,
+            subscriber=sub,
+            method=request.method,
+            path=request.path,
+            params=params,
+            query=list(request.args.items(multi=True)),
+            http_headers=pairs,
+            remote_addr=request.remote_addr,
+        )
+        if not sub._offer(env, opts.backlog):
+            return _text(
+                503, f"{request.path} is busy: {opts.backlog} requests wait", [("Retry-After", "1")]
+            )
+        if not env._done.wait(opts.deadline):
+            env._done.set()  # the loop drops it if it has not started it yet
+            _log.warning(
+                "%s: no answer within the deadline (%s s): 503", env.identity, opts.deadline
+            )
+            return _text(503, f"no answer within {opts.deadline} s", [("Retry-After", "1")])
+        return self._answer(sub, env)
+
+    def _answer(self, sub: Subscriber, env: EnvelopeReader) -> WerkzeugResponse:
+        if env._reply is not None:
+            status, data, headers = env._reply
+            return WerkzeugResponse(data, status=status, headers=headers)
+        if env._outcome == "acked":
+            return WerkzeugResponse(b"", status=sub._default_status(self._options.default_status))
+        if env._outcome == "released":
+            return _text(503, "the receive loop stopped before handling it", [("Retry-After", "1")])
+        return _text(500, "the request could not be handled")
