@@ -380,3 +380,23 @@ def test_consumer_close_stops_its_servers() -> None:
 def test_registry_knows_http() -> None:
     with syncapi.producer("http://127.0.0.1:1/") as producer:
         assert isinstance(producer, http.Producer)
+
+
+def test_required_query_from_operation_bindings(
+    consumer: http.Consumer, producer: http.Producer
+) -> None:
+    op = http.OperationBindings(
+        query={"type": "object", "properties": {"page": {"type": "string"}}, "required": ["page"]}
+    )
+    sub = consumer.subscriber("pages", operation_bindings=op)
+    seen: list[str] = []
+    worker = sub.start(lambda env: seen.append(env.query["page"]))
+    pub = producer.publisher("pages", operation_bindings=op)
+    with pytest.raises(ConfigError, match="page"):
+        pub.send(b"x")  # refused before sending
+    pub.send(pub.envelope(b"x", query={"page": "2"}))
+    with pytest.raises(http.HTTPStatusError) as info:
+        producer.publisher("pages").send(b"x")  # a client that ignores the bindings
+    assert info.value.status == 400 and b"page" in info.value.response.body
+    assert seen == ["2"]
+    worker.stop()

@@ -213,6 +213,11 @@ class Subscriber(core.Subscriber):
         """The methods this route accepts (``OperationBindings.method``, default POST)."""
         self.content_type = content_type
         """The declared content type (checked with ``check_content_type=True``)."""
+        self.required_query: tuple[str, ...] = (
+            op.required_query() if op is not None and op.query else ()
+        )
+        """Query parameters a request must have (``OperationBindings.query``'s
+        ``required``); a request without them is answered 400."""
         self._status: int | None = None
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._waiting = 0
@@ -448,6 +453,9 @@ class Consumer(core.Consumer):
         if request.method not in sub.methods:
             allow = ", ".join(sorted(sub.methods))
             return _text(405, f"{request.path} accepts {allow}", [("Allow", allow)])
+        missing = [name for name in sub.required_query if name not in request.args]
+        if missing:
+            return _text(400, f"missing query parameter(s): {', '.join(missing)}")
         declared = sub.content_type if opts.check_content_type else None
         if declared is not None and request.mimetype != declared.split(";")[0].strip().lower():
             return _text(415, f"{request.path} takes {declared}")

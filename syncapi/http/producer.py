@@ -188,6 +188,7 @@ class Publisher(core.Publisher):
         self._url = f"{producer._base}/{path}"
         op = operation_bindings
         self._method = (op.method if op is not None and op.method else None) or self._options.method
+        self._required = op.required_query() if op is not None and op.query else ()
         self._timeout = (self._options.connect_timeout, self._options.timeout)
 
     @property
@@ -243,6 +244,14 @@ class Publisher(core.Publisher):
         return response
 
     def _one(self, env: EnvelopeWriter, timeout: float | None) -> Response:
+        if self._required:
+            given = {name for name, _ in env._query or ()}
+            missing = [name for name in self._required if name not in given]
+            if missing:
+                raise ConfigError(
+                    f"{self!r}: the operation bindings require the query parameter(s) "
+                    f"{', '.join(missing)}; set them with envelope.set_query()"
+                )
         headers = headers_to_request(env._headers)
         if env._content_type is not None:
             headers["Content-Type"] = env._content_type
