@@ -177,7 +177,17 @@ def test_a_slow_callback_gets_a_503_at_the_deadline(producer: http.Producer) -> 
         server = consumer.serve()
         sub = consumer.subscriber("slow")
         release = threading.Event()
-        worker = sub.start(lambda env: release.wait(10))
+        late: list[BaseException | None] = []
+
+        def slow(env: http.EnvelopeReader) -> None:
+            release.wait(10)
+            try:
+                env.respond(200, b"too late")  # dropped with a warning, not an error
+                late.append(None)
+            except BaseException as exc:
+                late.append(exc)
+
+        worker = sub.start(slow)
         with http.Producer(server.url) as local:
             started = time.monotonic()
             with pytest.raises(http.HTTPStatusError) as info:
@@ -185,7 +195,9 @@ def test_a_slow_callback_gets_a_503_at_the_deadline(producer: http.Producer) -> 
             assert info.value.status == 503
             assert time.monotonic() - started < 3
             release.set()
+            assert wait_until(lambda: late == [None], 5), late
         worker.stop()
+        assert worker.failed == 0
 
 
 def test_no_receive_loop_is_a_503(consumer: http.Consumer, producer: http.Producer) -> None:

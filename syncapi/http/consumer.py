@@ -164,9 +164,12 @@ class EnvelopeReader(core.EnvelopeReader):
     ) -> None:
         """Answer the request now (and acknowledge it). ``str`` bodies are UTF-8.
 
+        After the consumer's ``deadline`` the client has had its 503 already: the answer
+        is dropped with a warning.
+
         Raises:
             ConfigError: a status outside 100-599 or bad headers.
-            ClosedError: the request was already answered (or given up at its deadline).
+            ClosedError: the request was already answered.
         """
         if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
             raise ConfigError(f"status must be an integer from 100 to 599, got {status!r}")
@@ -179,8 +182,15 @@ class EnvelopeReader(core.EnvelopeReader):
                 raise ConfigError(f"response headers must be (str, str) pairs, got {pair!r}")
         if content_type is not None:
             pairs.append(("Content-Type", content_type))
-        if self._reply is not None or self._done.is_set():
+        if self._reply is not None or self._outcome:
             raise ClosedError(f"request {self.identity} was already answered")
+        if self._done.is_set():  # given up at its deadline: the client got a 503
+            _log.warning(
+                "%s: respond(%d) after the deadline; the client was answered 503",
+                self.identity,
+                status,
+            )
+            return
         self._reply = (status, data, pairs)
         if not self._settled:
             self.ack()
