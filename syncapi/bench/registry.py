@@ -23,6 +23,7 @@ BUILTIN_ENTRIES: dict[str, str] = {
     "memory": "syncapi.bench.memory",
     "kafka": "syncapi.bench.kafka",
     "amqp": "syncapi.bench.amqp",
+    "http": "syncapi.bench.http",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 

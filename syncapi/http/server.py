@@ -16,9 +16,14 @@ _log = logging.getLogger("syncapi.http")
 
 
 class RequestHandler(WSGIRequestHandler):
-    """werkzeug's request handler speaking HTTP/1.1 (keep-alive: a client reuses its
-    connection instead of opening one per request), with its access log on the
-    ``syncapi.http`` logger at DEBUG instead of werkzeug's INFO lines on stderr."""
+    """werkzeug's request handler with its access log on the ``syncapi.http`` logger at
+    DEBUG instead of werkzeug's INFO lines on stderr.
+
+    It speaks HTTP/1.1 (chunked responses), but werkzeug's server closes the connection
+    after every response (``Connection: close``: it cannot drain an unread request body
+    safely), so each request opens a new connection. For heavy traffic, serve the
+    consumer with a production WSGI server (gunicorn, waitress, uWSGI) instead.
+    """
 
     protocol_version = "HTTP/1.1"
 
