@@ -412,3 +412,26 @@ def test_required_query_from_operation_bindings(
     assert info.value.status == 400 and b"page" in info.value.response.body
     assert seen == ["2"]
     worker.stop()
+
+
+def test_statuses_are_valid_wsgi_under_wsgiref() -> None:
+    """wsgiref (Django's runserver) refuses hop-by-hop headers from an application: the
+    consumer's own answers (413 here) must not carry any."""
+    from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    with http.Consumer("http://127.0.0.1/", max_body=10) as consumer:
+        consumer.subscriber("x").start(lambda env: None)
+        server = make_server("127.0.0.1", 0, consumer, handler_class=Quiet)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_port}/x"
+            assert requests.post(url, data=b"y" * 100, timeout=10).status_code == 413
+            assert requests.post(url, data=b"ok", timeout=10).status_code == 204
+        finally:
+            server.shutdown()
+            server.server_close()

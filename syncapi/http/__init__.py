@@ -35,6 +35,7 @@ except ImportError as exc:  # pragma: no cover - the test extra installs both
 from ..registry import Protocol
 from .bindings import ChannelBindings, MessageBindings, OperationBindings, ServerBindings
 from .consumer import Consumer, EnvelopeReader, Subscriber
+from .mount import django_view, mount_in_flask
 from .options import ConsumerOptions, ProducerOptions
 from .producer import EnvelopeWriter, HTTPStatusError, Producer, Publisher, Response
 from .server import ServerHandle
@@ -59,6 +60,8 @@ __all__ = [
     "ServerBindings",
     "ServerHandle",
     "Subscriber",
+    "django_view",
+    "mount_in_flask",
 ]
 
 PROTOCOL = Protocol(

@@ -471,13 +471,13 @@ class Consumer(core.Consumer):
             return _text(415, f"{request.path} takes {declared}")
         length = request.content_length
         if length is not None and length > opts.max_body:
-            return _text(413, f"the body is over {opts.max_body} bytes", [("Connection", "close")])
+            return _text(413, f"the body is over {opts.max_body} bytes")
         try:
             body = request.stream.read(opts.max_body + 1)
         except (ClientDisconnected, OSError, ValueError) as exc:
-            return _text(400, f"the body could not be read: {exc}", [("Connection", "close")])
+            return _text(400, f"the body could not be read: {exc}")
         if len(body) > opts.max_body:
-            return _text(413, f"the body is over {opts.max_body} bytes", [("Connection", "close")])
+            return _text(413, f"the body is over {opts.max_body} bytes")
         if not sub.receiving or sub.closed:
             return _text(503, f"nothing receives on {request.path} now", [("Retry-After", "1")])
         pairs = list(request.headers.items())
@@ -515,7 +515,9 @@ class Consumer(core.Consumer):
             status, data, headers = env._reply
             return WerkzeugResponse(data, status=status, headers=headers)
         if env._outcome == "acked":
-            return WerkzeugResponse(b"", status=sub._default_status(self._options.default_status))
+            empty = WerkzeugResponse(b"", status=sub._default_status(self._options.default_status))
+            del empty.headers["Content-Type"]  # no body, no media type
+            return empty
         if env._outcome == "released":
             return _text(503, "the receive loop stopped before handling it", [("Retry-After", "1")])
         return _text(500, "the request could not be handled")

@@ -373,6 +373,27 @@ class Producer(core.Producer):
         """The options in force."""
         return self._options
 
+    def publisher(
+        self,
+        channel_name: str,
+        bindings: Any = None,
+        *,
+        operation_bindings: Any = None,
+        security: Any = None,
+        parameters: Mapping[str, object] | None = None,
+    ) -> Publisher:
+        """Open a route under the base URL (see :meth:`syncapi.Producer.publisher`); typed
+        as the HTTP :class:`Publisher`, with :meth:`Publisher.request`."""
+        opened = super().publisher(
+            channel_name,
+            bindings,
+            operation_bindings=operation_bindings,
+            security=security,
+            parameters=parameters,
+        )
+        assert isinstance(opened, Publisher)
+        return opened
+
     @property
     def base_url(self) -> str:
         """The URL that channel addresses are appended to."""
