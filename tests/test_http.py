@@ -435,3 +435,121 @@ def test_statuses_are_valid_wsgi_under_wsgiref() -> None:
         finally:
             server.shutdown()
             server.server_close()
+
+
+def test_respond_refuses_what_would_break_the_wire(
+    consumer: http.Consumer, producer: http.Producer
+) -> None:
+    sub = consumer.subscriber("strict")
+    refused: list[str] = []
+
+    def callback(env: http.EnvelopeReader) -> None:
+        for bad in (
+            lambda: env.respond(200, b"", {"X-Name": "\u20ac"}),  # not Latin-1
+            lambda: env.respond(200, b"", {"X-Split": "a\r\nInjected: 1"}),
+            lambda: env.respond(200, b"", {"Transfer-Encoding": "chunked"}),
+            lambda: env.respond(200, b"", {"Bad Name": "x"}),
+            lambda: env.respond(100),
+        ):
+            try:
+                bad()
+            except ConfigError as exc:
+                refused.append(str(exc))
+        env.respond(200, b"fine", {"X-Latin": "caf\u00e9"})
+
+    worker = sub.start(callback)
+    response = producer.publisher("strict").request(b"x", timeout=10)
+    assert response.status == 200 and response.text == "fine"
+    assert len(refused) == 5, refused
+    worker.stop()
+
+
+def test_a_request_given_up_at_its_deadline_never_runs(producer: http.Producer) -> None:
+    """Requests queue behind a slow callback: those still queued when their deadline
+    passes are answered 503 and never run afterwards."""
+    with http.Consumer("http://127.0.0.1/", deadline=1.0) as consumer:
+        server = consumer.serve()
+        sub = consumer.subscriber("queue")
+        ran: list[bytes] = []
+        worker = sub.start(lambda env: (ran.append(env.payload), time.sleep(0.6)))
+        answers: dict[bytes, int] = {}
+        with http.Producer(server.url) as local:
+            pub = local.publisher("queue")
+
+            def send(payload: bytes) -> None:
+                answers[payload] = pub.request(payload, raise_for_status=False).status
+
+            threads = [threading.Thread(target=send, args=(f"r{i}".encode(),)) for i in range(4)]
+            for thread in threads:
+                thread.start()
+                time.sleep(0.05)
+            for thread in threads:
+                thread.join(10)
+        time.sleep(1.0)  # anything wrongly still queued would run now
+        worker.stop()
+        # r0 runs at once; r1 starts at 0.6 s and outlives its deadline (503 while it
+        # runs); r2 and r3 are given up at 1 s, still queued, and must never start
+        assert answers[b"r0"] == 204 and answers[b"r2"] == answers[b"r3"] == 503, answers
+        assert b"r2" not in ran and b"r3" not in ran, (ran, answers)
+
+
+def test_requests_waiting_when_the_loop_ends_get_503_at_once() -> None:
+    with http.Consumer("http://127.0.0.1/", deadline=20) as consumer:
+        server = consumer.serve()
+        sub = consumer.subscriber("ending")
+        release = threading.Event()
+        worker = sub.start(lambda env: release.wait(10))
+        answers: list[tuple[int, float]] = []
+        with http.Producer(server.url) as local:
+            pub = local.publisher("ending")
+
+            def send() -> None:
+                started = time.monotonic()
+                status = pub.request(b"x", raise_for_status=False).status
+                answers.append((status, time.monotonic() - started))
+
+            threads = [threading.Thread(target=send) for _ in range(3)]
+            for thread in threads:
+                thread.start()
+            time.sleep(0.5)  # one in the callback, two queued
+            stopper = threading.Thread(target=worker.stop, kwargs={"timeout": 10})
+            stopper.start()
+            time.sleep(0.3)
+            release.set()
+            stopper.join(10)
+            for thread in threads:
+                thread.join(10)
+        assert sorted(status for status, _ in answers) == [204, 503, 503]
+        assert all(seconds < 5 for _, seconds in answers), answers
+
+
+def test_percent_signs_in_parameters_are_text(
+    consumer: http.Consumer, producer: http.Producer
+) -> None:
+    sub = consumer.subscriber("items/{id}")
+    seen: list[str] = []
+    worker = sub.start(lambda env: seen.append(env.params["id"]))
+    for value in ("%41", "100%", "caf\u00e9"):
+        producer.publisher("items/{id}", parameters={"id": value}).send(b"x")
+    assert seen == ["%41", "100%", "caf\u00e9"]
+    worker.stop()
+
+
+def test_producer_wide_headers_reach_the_envelope(consumer: http.Consumer) -> None:
+    sub = consumer.subscriber("tenant")
+    got: list[dict[str, Any]] = []
+    worker = sub.start(lambda env: got.append(dict(env.headers)))
+    with http.Producer(consumer.servers[0].url, headers={"X-Tenant": "acme"}) as producer:
+        pub = producer.publisher("tenant")
+        pub.send(b"plain")
+        pub.send(pub.envelope(b"with", headers={"k": "v"}))
+    assert got == [{"x-tenant": "acme"}, {"k": "v", "x-tenant": "acme"}]
+    worker.stop()
+
+
+def test_request_timeouts_are_checked(consumer: http.Consumer, producer: http.Producer) -> None:
+    pub = producer.publisher("nowhere")
+    with pytest.raises(ConfigError):
+        pub.request(b"x", timeout="3")  # type: ignore[arg-type]
+    with pytest.raises((TimeoutError, http.HTTPStatusError)):
+        pub.request(b"x", timeout=0)  # as short as possible, never a bare ValueError

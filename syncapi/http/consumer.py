@@ -32,6 +32,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -171,31 +172,67 @@ class EnvelopeReader(core.EnvelopeReader):
             ConfigError: a status outside 100-599 or bad headers.
             ClosedError: the request was already answered.
         """
-        if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
-            raise ConfigError(f"status must be an integer from 100 to 599, got {status!r}")
+        if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
+            raise ConfigError(f"status must be an integer from 200 to 599, got {status!r}")
         data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
         pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
         for pair in pairs:
-            if not (
-                isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)
-            ):
-                raise ConfigError(f"response headers must be (str, str) pairs, got {pair!r}")
+            _check_response_header(pair)
         if content_type is not None:
             pairs.append(("Content-Type", content_type))
-        if self._reply is not None or self._outcome:
-            raise ClosedError(f"request {self.identity} was already answered")
-        if self._done.is_set():  # given up at its deadline: the client got a 503
-            _log.warning(
-                "%s: respond(%d) after the deadline; the client was answered 503",
-                self.identity,
-                status,
-            )
-            return
-        self._reply = (status, data, pairs)
-        if not self._settled:
-            self.ack()
-        else:
-            self._done.set()
+        sub = self._subscriber
+        assert isinstance(sub, Subscriber)
+        with sub._lock:
+            if self._outcome == "abandoned":  # given up at its deadline: the client had 503
+                _log.warning(
+                    "%s: respond(%d) after the deadline; the client was answered 503",
+                    self.identity,
+                    status,
+                )
+                return
+            if self._reply is not None or self._outcome:
+                raise ClosedError(f"request {self.identity} was already answered")
+            self._reply = (status, data, pairs)
+            if self._settled:  # ack="before": settled, not answered yet
+                self._outcome = "acked"
+                self._done.set()
+                return
+        self.ack()
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+_MANAGED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-length",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+def _check_response_header(pair: object) -> None:
+    """Refuse what would break the response on the wire (ConfigError), before it is sent."""
+    if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
+        raise ConfigError(f"response headers must be (str, str) pairs, got {pair!r}")
+    name, value = pair
+    if not _HEADER_NAME.fullmatch(name):
+        raise ConfigError(f"response header name {name!r} is not an HTTP token")
+    if name.lower() in _MANAGED_HEADERS:
+        raise ConfigError(
+            f"response header {name!r} is managed by the server (framing or hop-by-hop)"
+        )
+    if not _HEADER_VALUE.fullmatch(value):
+        raise ConfigError(
+            f"response header {name!r}: the value must be Latin-1 text without control "
+            f"characters (CR, LF...), got {value!r}"
+        )
 
 
 class Subscriber(core.Subscriber):
@@ -244,46 +281,56 @@ class Subscriber(core.Subscriber):
         return bool(self._loops)
 
     # -- the request side (WSGI threads) ---------------------------------------------------
-    def _offer(self, env: EnvelopeReader, backlog: int) -> bool:
-        with self._lock:
+    def _offer(self, env: EnvelopeReader, backlog: int) -> str:
+        """Queue a request for the loop: ``""`` when queued, else why not (503)."""
+        with self._lock:  # atomic with the drains of close() and of the last loop's end
+            if self._closed or not self._loops:
+                return "nothing receives on this route now"
             if self._waiting >= backlog:
-                return False
+                return f"the route is busy: {backlog} requests wait"
             self._waiting += 1
-        self._inbox.put(env)
-        return True
+            self._inbox.put(env)
+        return ""
+
+    def _give_up(self, env: EnvelopeReader) -> bool:
+        """At the deadline: withdraw ``env`` unless it was answered meanwhile; ``True``
+        when withdrawn (the loop skips it, a late answer is dropped)."""
+        with self._lock:
+            if env._outcome:
+                return False
+            env._outcome = "abandoned"
+            env._settled = True  # the runtime skips a settled envelope it has not started
+            env._done.set()
+            return True
 
     def _default_status(self, fallback: int) -> int:
         return self._status or fallback
 
     # -- the loop side ------------------------------------------------------------------------
     def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        # one request at a time, whatever max_messages says: a request held in a fetched
+        # batch would wait behind the others while another worker idles, and could be
+        # given up at its deadline and then run all the same
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
-        with self._lock:
-            self._waiters += 1
-        try:
-            item = self._inbox.get(timeout=timeout) if timeout != 0 else self._inbox.get_nowait()
-        except queue.Empty:
-            return []
-        finally:
-            with self._lock:
-                self._waiters -= 1
-        out: list[core.EnvelopeReader] = []
+        deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            if item is not _WAKE:
-                with self._lock:
-                    self._waiting -= 1
-                if not item._done.is_set():  # not given up at its deadline
-                    out.append(item)
-                if len(out) >= max_messages:
-                    break
-            else:
-                break
+            with self._lock:
+                self._waiters += 1
             try:
-                item = self._inbox.get_nowait()
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                item = self._inbox.get(timeout=left) if left != 0 else self._inbox.get_nowait()
             except queue.Empty:
-                break
-        return out
+                return []
+            finally:
+                with self._lock:
+                    self._waiters -= 1
+            if item is _WAKE:
+                return []
+            with self._lock:
+                self._waiting -= 1
+                if not item._outcome:  # not given up at its deadline
+                    return [item]
 
     def _interrupt(self) -> None:
         for _ in range(max(1, self._waiters)):
@@ -291,9 +338,11 @@ class Subscriber(core.Subscriber):
 
     def _finish(self, env: core.EnvelopeReader, outcome: str) -> None:
         assert isinstance(env, EnvelopeReader)
-        if not env._outcome:
+        with self._lock:
+            if env._outcome:
+                return  # given up at the deadline (or already finished)
             env._outcome = outcome
-        env._done.set()
+            env._done.set()
 
     def _ack(self, envelope: core.EnvelopeReader) -> None:
         self._finish(envelope, "acked")
@@ -304,16 +353,33 @@ class Subscriber(core.Subscriber):
     def _release(self, envelope: core.EnvelopeReader) -> None:
         self._finish(envelope, "released")
 
-    def _close(self) -> None:
-        self._consumer._remove(self)
-        while True:  # requests waiting for a loop: answer them now
+    def _drain(self) -> None:
+        """Answer every queued request 503 at once (no loop will take them). Called with
+        ``self._lock`` held."""
+        while True:
             try:
                 item = self._inbox.get_nowait()
             except queue.Empty:
-                break
-            if item is not _WAKE and not item._settled:
-                item._settled = True
-                self._finish(item, "released")
+                return
+            if item is _WAKE:
+                continue
+            self._waiting -= 1
+            if item._outcome:
+                continue  # given up at its deadline: answered already
+            item._outcome = "released"
+            item._settled = True
+            item._done.set()
+
+    def _unregister_loop(self, loop: Any) -> None:
+        super()._unregister_loop(loop)
+        with self._lock:
+            if not self._loops:
+                self._drain()  # the last loop ended: nobody takes the waiting ones
+
+    def _close(self) -> None:
+        self._consumer._remove(self)
+        with self._lock:
+            self._drain()
         self._inbox.put(_WAKE)
 
 
@@ -498,12 +564,10 @@ class Consumer(core.Consumer):
             http_headers=pairs,
             remote_addr=request.remote_addr,
         )
-        if not sub._offer(env, opts.backlog):
-            return _text(
-                503, f"{request.path} is busy: {opts.backlog} requests wait", [("Retry-After", "1")]
-            )
-        if not env._done.wait(opts.deadline):
-            env._done.set()  # the loop drops it if it has not started it yet
+        refused = sub._offer(env, opts.backlog)
+        if refused:
+            return _text(503, f"{request.path}: {refused}", [("Retry-After", "1")])
+        if not env._done.wait(opts.deadline) and sub._give_up(env):
             _log.warning(
                 "%s: no answer within the deadline (%s s): 503", env.identity, opts.deadline
             )

@@ -23,6 +23,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
 from .. import core
+from ..core import check_timeout
 from ..errors import ClosedError, ConfigError, SendError, TimeoutError
 from ..headers import HeadersLike
 from ..servers import ServerURL, resolve_options
@@ -184,7 +185,8 @@ class Publisher(core.Publisher):
         self._producer = producer
         self._session = producer._session
         self._options = producer._options
-        path = quote(channel.lstrip("/"), safe="/:@!$&'()*+,;=-._~%")
+        # the address is text: a '%' in it is a percent sign, not an escape
+        path = quote(channel.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
         self._url = f"{producer._base}/{path}"
         op = operation_bindings
         self._method = (op.method if op is not None and op.method else None) or self._options.method
@@ -237,6 +239,7 @@ class Publisher(core.Publisher):
         """
         if self._closed:
             raise ClosedError(f"{self!r} is closed")
+        check_timeout(timeout)
         env = envelope if isinstance(envelope, EnvelopeWriter) else EnvelopeWriter(envelope)
         response = self._one(env, timeout)
         if raise_for_status and not response.ok:
@@ -255,7 +258,7 @@ class Publisher(core.Publisher):
         headers = headers_to_request(env._headers)
         if env._content_type is not None:
             headers["Content-Type"] = env._content_type
-        read = self._options.timeout if timeout is None else timeout
+        read = self._options.timeout if timeout is None else max(timeout, 0.001)
         method = env._method or self._method
         try:
             answer = self._session.request(
@@ -348,7 +351,7 @@ class Producer(core.Producer):
         retry = Retry(
             total=opts.retries,
             connect=opts.retries,
-            read=0,
+            read=opts.retries,  # a reset before the answer; allowed_methods limits it
             status=0,
             other=0,
             allowed_methods=methods,

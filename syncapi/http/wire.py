@@ -104,15 +104,19 @@ def headers_from_request(pairs: Iterable[tuple[str, str]]) -> Headers:
         DecodeError: :data:`HEADERS_HEADER` is present but is not valid.
     """
     items = list(pairs)
+    headers = Headers()
     for name, value in items:
         if name.lower() == HEADERS_HEADER.lower():
             try:
-                return Headers.from_jsonable(json.loads(value))
+                headers = Headers.from_jsonable(json.loads(value))
             except (ValueError, TypeError) as exc:
                 raise DecodeError(f"header {HEADERS_HEADER!r} is not valid: {exc}") from exc
-    headers = Headers()
+            break
+    # plain headers the syncapi ones do not name (sent by a foreign client, a proxy or
+    # ProducerOptions.headers) are kept too, lowercased; the syncapi copies win
+    taken = {name.lower() for name in headers}
     for name, value in items:
         lowered = name.lower()
-        if lowered not in STANDARD_HEADERS:
+        if lowered not in STANDARD_HEADERS and lowered not in taken:
             headers[lowered] = value
     return headers
