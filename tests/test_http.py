@@ -553,3 +553,27 @@ def test_request_timeouts_are_checked(consumer: http.Consumer, producer: http.Pr
         pub.request(b"x", timeout="3")  # type: ignore[arg-type]
     with pytest.raises((TimeoutError, http.HTTPStatusError)):
         pub.request(b"x", timeout=0)  # as short as possible, never a bare ValueError
+
+
+def test_serve_on_a_taken_port_is_a_connect_error(consumer: http.Consumer) -> None:
+    from syncapi.errors import ConnectError
+
+    taken = consumer.servers[0].port
+    with pytest.raises(ConnectError, match="cannot listen"):
+        consumer.serve(port=taken)
+    assert consumer.servers[0].running  # the first server is untouched
+
+
+def test_a_sent_request_is_never_sent_again(consumer: http.Consumer) -> None:
+    """retries covers connections that could not be made; a request that reached the
+    server and timed out is not repeated (the server may have it)."""
+    sub = consumer.subscriber("once", operation_bindings=http.OperationBindings(method="PUT"))
+    runs: list[int] = []
+    worker = sub.start(lambda env: (runs.append(1), time.sleep(1.0)))
+    with http.Producer(consumer.servers[0].url, retries=2) as producer:
+        pub = producer.publisher("once", operation_bindings=http.OperationBindings(method="PUT"))
+        with pytest.raises(TimeoutError):
+            pub.send(b"x", timeout=0.3)
+    time.sleep(1.5)
+    assert runs == [1]
+    worker.stop()

@@ -15,9 +15,12 @@ no route for the path                        404
 a route, but not for this method             405 with ``Allow``
 body over ``max_body``                       413 (the body is not read further)
 ``Content-Type`` not the declared one        415 (with ``check_content_type=True``)
-broken percent-escape, bad chunked body      400
-no receive loop running, or ``backlog``      503 with ``Retry-After``
-requests already waiting
+broken percent-escape, bad chunked body,    400
+a required query parameter missing, an
+invalid ``Syncapi-Headers`` header
+no receive loop running (or it ended         503 with ``Retry-After``
+while the request waited), ``backlog``
+requests already waiting, consumer closed
 the callback took longer than ``deadline``   503 (its later answer is dropped)
 ==========================================  ==============================================
 
@@ -169,7 +172,8 @@ class EnvelopeReader(core.EnvelopeReader):
         is dropped with a warning.
 
         Raises:
-            ConfigError: a status outside 100-599 or bad headers.
+            ConfigError: a status outside 200-599, or a header that would break the
+                response (not Latin-1, CR/LF, framing or hop-by-hop headers).
             ClosedError: the request was already answered.
         """
         if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:

@@ -7,7 +7,7 @@ every duration)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
@@ -34,9 +34,11 @@ class ProducerOptions:
     connect_timeout: float = 10.0
     """Seconds a new TCP (and TLS) connection may take."""
     retries: int = 0
-    """How often a request that could not be sent (connection refused or reset before
-    an answer) is tried again, with a short backoff. Only for idempotent methods
-    (``GET``, ``PUT``, ``DELETE``...) unless :attr:`retry_posts` is set."""
+    """How often a request whose connection could not be made (refused, unreachable,
+    connect timeout) is tried again, with a short backoff. A request that was sent is
+    never sent again (a reset or a slow answer may mean the server has it). Only for
+    idempotent methods (``GET``, ``PUT``, ``DELETE``...) unless :attr:`retry_posts` is
+    set."""
     retry_posts: bool = False
     """Retry ``POST`` and ``PATCH`` too (the server may then get a message twice)."""
     pool_size: int = 16
@@ -46,7 +48,7 @@ class ProducerOptions:
     """The method of a publisher's requests when ``OperationBindings.method`` gives none."""
     verify: bool = True
     """Check the server's TLS certificate (``https://``)."""
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] | None = field(default=None, repr=False)  # may hold tokens
     """HTTP headers sent with every request, e.g. ``{"Authorization": "Bearer ..."}``
     (keyword only)."""
 

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .. import core
@@ -269,9 +270,19 @@ class Publisher(core.Publisher):
                 headers=headers,
                 timeout=(min(self._options.connect_timeout, read or 0.001), read),
                 allow_redirects=False,
+                verify=self._options.verify,  # REQUESTS_CA_BUNDLE would override the session's
             )
         except requests.Timeout as exc:
             raise TimeoutError(f"{self!r}: no answer from {self._url} within {read} s") from exc
+        except requests.ConnectionError as exc:
+            # with a Retry policy, urllib3 reports a read timeout as "max retries"
+            if isinstance(
+                getattr(exc.args[0] if exc.args else None, "reason", None), ReadTimeoutError
+            ):
+                raise TimeoutError(f"{self!r}: no answer from {self._url} within {read} s") from exc
+            raise SendError(
+                f"{self!r}: {method} {self._url} failed: {exc}", [(env, str(exc))]
+            ) from exc
         except requests.RequestException as exc:
             raise SendError(
                 f"{self!r}: {method} {self._url} failed: {exc}", [(env, str(exc))]
@@ -351,7 +362,7 @@ class Producer(core.Producer):
         retry = Retry(
             total=opts.retries,
             connect=opts.retries,
-            read=opts.retries,  # a reset before the answer; allowed_methods limits it
+            read=0,  # a read error may be a slow answer: never send the request twice
             status=0,
             other=0,
             allowed_methods=methods,

@@ -53,6 +53,10 @@ class ServerHandle:
             )
         except OSError as exc:
             raise ConnectError(f"cannot listen on {host}:{port}: {exc}") from exc
+        except SystemExit as exc:  # werkzeug exits the process when the port is taken
+            raise ConnectError(
+                f"cannot listen on {host}:{port}: the address is in use (or not allowed)"
+            ) from exc
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         self.host = host
         self.port: int = self._server.server_port
