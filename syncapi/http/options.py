@@ -35,12 +35,9 @@ class ProducerOptions:
     """Seconds a new TCP (and TLS) connection may take."""
     retries: int = 0
     """How often a request whose connection could not be made (refused, unreachable,
-    connect timeout) is tried again, with a short backoff. A request that was sent is
-    never sent again (a reset or a slow answer may mean the server has it). Only for
-    idempotent methods (``GET``, ``PUT``, ``DELETE``...) unless :attr:`retry_posts` is
-    set."""
-    retry_posts: bool = False
-    """Retry ``POST`` and ``PATCH`` too (the server may then get a message twice)."""
+    connect timeout) is tried again, with a short backoff, whatever its method: it was
+    never sent. A request that was sent is never sent again (a reset or a slow answer
+    may mean the server has it already)."""
     pool_size: int = 16
     """Connections kept open per host: the most requests in flight at once to one host
     without opening new connections (threads sharing a publisher)."""

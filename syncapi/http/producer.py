@@ -358,14 +358,13 @@ class Producer(core.Producer):
     def _make_session(self) -> requests.Session:
         opts = self._options
         session = requests.Session()
-        methods = None if opts.retry_posts else _IDEMPOTENT  # None: every method
         retry = Retry(
             total=opts.retries,
             connect=opts.retries,
             read=0,  # a read error may be a slow answer: never send the request twice
             status=0,
             other=0,
-            allowed_methods=methods,
+            allowed_methods=_IDEMPOTENT,  # moot with read=0; connect retries ignore it
             backoff_factor=0.1,
             raise_on_status=False,
         )
