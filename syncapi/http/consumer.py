@@ -50,7 +50,8 @@ from ..headers import Headers
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .options import ConsumerOptions
-from .wire import CAPABILITIES, headers_from_request
+from .producer import check_bindings
+from .wire import _TOKEN, CAPABILITIES, headers_from_request
 
 __all__ = ["Consumer", "EnvelopeReader", "Subscriber"]
 
@@ -204,7 +205,6 @@ class EnvelopeReader(core.EnvelopeReader):
         self.ack()
 
 
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _MANAGED_HEADERS = frozenset(
     {
@@ -226,7 +226,7 @@ def _check_response_header(pair: object) -> None:
     if not (isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
         raise ConfigError(f"response headers must be (str, str) pairs, got {pair!r}")
     name, value = pair
-    if not _HEADER_NAME.fullmatch(name):
+    if not _TOKEN.fullmatch(name):
         raise ConfigError(f"response header name {name!r} is not an HTTP token")
     if name.lower() in _MANAGED_HEADERS:
         raise ConfigError(
@@ -460,14 +460,7 @@ class Consumer(core.Consumer):
         security: Any,
         content_type: str | None,
     ) -> Subscriber:
-        if bindings is not None and not isinstance(bindings, ChannelBindings):
-            raise ConfigError(
-                f"http channels take http.ChannelBindings, got {type(bindings).__name__}"
-            )
-        if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
-            raise ConfigError(
-                f"http channels take http.OperationBindings, got {type(operation_bindings).__name__}"
-            )
+        check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError(
                 "http consumers do not check credentials; put that in your WSGI stack"

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from .bindings import _METHODS
 
 __all__ = ["ConsumerOptions", "ProducerOptions"]
-
-_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE")
 
 
 def _positive(owner: object, *names: str) -> None:

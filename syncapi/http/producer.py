@@ -32,7 +32,14 @@ from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .options import ProducerOptions, check_method
 from .wire import CAPABILITIES, headers_to_request
 
-__all__ = ["EnvelopeWriter", "HTTPStatusError", "Producer", "Publisher", "Response"]
+__all__ = [
+    "EnvelopeWriter",
+    "HTTPStatusError",
+    "Producer",
+    "Publisher",
+    "Response",
+    "check_bindings",
+]
 
 _log = logging.getLogger("syncapi.http")
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -327,6 +334,16 @@ class Publisher(core.Publisher):
                 raise self._status_error(env, response, envelopes[index + 1 :])  # type: ignore[arg-type]
 
 
+def check_bindings(bindings: Any, operation_bindings: Any) -> None:
+    """Refuse bindings of another protocol on an http channel (ConfigError)."""
+    if bindings is not None and not isinstance(bindings, ChannelBindings):
+        raise ConfigError(f"http channels take http.ChannelBindings, got {type(bindings).__name__}")
+    if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
+        raise ConfigError(
+            f"http channels take http.OperationBindings, got {type(operation_bindings).__name__}"
+        )
+
+
 class Producer(core.Producer):
     """An HTTP client for ``http://host:port/base`` (or ``https://``): one
     ``requests.Session`` whose connection pool all publishers and threads share.
@@ -415,14 +432,7 @@ class Producer(core.Producer):
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
-        if bindings is not None and not isinstance(bindings, ChannelBindings):
-            raise ConfigError(
-                f"http channels take http.ChannelBindings, got {type(bindings).__name__}"
-            )
-        if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
-            raise ConfigError(
-                f"http channels take http.OperationBindings, got {type(operation_bindings).__name__}"
-            )
+        check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError(
                 "http:// takes credentials as headers= (e.g. Authorization), not security="
