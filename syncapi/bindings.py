@@ -30,6 +30,13 @@ recursively from a mapping when read from a document).
 
 The machinery lives in :class:`SpecObject`, which :mod:`syncapi.security` reuses for the
 security schemes.
+
+Several bindings hold an *object schema*: an AsyncAPI Schema Object whose ``properties``
+name things such as HTTP query parameters or headers (HTTP ``query`` and ``headers``,
+WebSockets ``query`` and ``headers``). The protocols keep it as a plain dict and share
+:func:`check_object_schema` (the construction-time check), :func:`resolved_object_schema`
+and the readers :func:`property_names`, :func:`required_names` and
+:func:`property_defaults`; :func:`describe_value` shows a value in their error messages.
 """
 
 from __future__ import annotations
@@ -51,6 +58,12 @@ __all__ = [
     "SpecObject",
     "asyncapi",
     "camel_case",
+    "check_object_schema",
+    "describe_value",
+    "property_defaults",
+    "property_names",
+    "required_names",
+    "resolved_object_schema",
     "schema_value",
     "secret_fields",
 ]
@@ -160,6 +173,149 @@ def schema_value(schema: Any, *, what: str) -> Any:
     raise ConfigError(
         f"{what}: the schema pins no value; give 'const', a one-value 'enum' or a 'default'"
     )
+
+
+def describe_value(value: Any) -> str:
+    """How error messages show a value: ``"<type> <short repr>"``, e.g. ``"int 1"``.
+
+    ``None`` is shown as ``"None"``; long values are shortened with :mod:`reprlib`.
+    """
+    return _got(value)
+
+
+def check_object_schema(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> None:
+    """Refuse a field value that is neither an object schema nor a Reference Object.
+
+    Meant for a binding's ``_validate``, on fields such as HTTP ``query``: the field is
+    typed ``Mapping[str, Any] | None``, so the machinery has already checked that it is a
+    mapping with string keys. ``None`` passes. A Reference Object (``{"$ref": "..."}``)
+    passes when its ``$ref`` is a non-empty string; its sibling keys are not checked (JSON
+    Schema draft 7 ignores them). Otherwise, when the schema gives ``type`` it must be
+    ``"object"``; when it gives ``properties`` that must map names (str) to schemas
+    (mappings or booleans); when it gives ``required`` that must be a list of distinct
+    strings. A schema giving none of these keys is accepted.
+
+    Args:
+        obj: the binding being validated; its ``_error`` makes the exception, so messages
+            start with its label (``"http OperationBindings: ..."``).
+        wire: the field's document name, used in messages (``'query.properties'``).
+        schema: the field's value.
+
+    Raises:
+        ConfigError: the schema breaks one of the rules above.
+    """
+    if schema is None:
+        return
+    if "$ref" in schema:
+        ref = schema["$ref"]
+        if not isinstance(ref, str) or not ref:
+            raise obj._error(f"'{wire}.$ref' must be a non-empty string, got {_got(ref)}")
+        return
+    if "type" in schema and schema["type"] != "object":
+        raise obj._error(
+            f"'{wire}' must be an object schema: 'type' must be 'object', "
+            f"got {_got(schema['type'])}"
+        )
+    if "properties" in schema:
+        properties = schema["properties"]
+        if not isinstance(properties, Mapping):
+            raise obj._error(
+                f"'{wire}.properties' must be a mapping of names to schemas, got {_got(properties)}"
+            )
+        for name, value in properties.items():
+            if not isinstance(name, str):
+                raise obj._error(f"'{wire}.properties' names must be str, got {_got(name)}")
+            if not isinstance(value, (Mapping, bool)):
+                raise obj._error(
+                    f"'{wire}.properties.{name}' must be a schema (a mapping or a boolean), "
+                    f"got {_got(value)}"
+                )
+    if "required" in schema:
+        required = schema["required"]
+        if not isinstance(required, (list, tuple)):
+            raise obj._error(f"'{wire}.required' must be a list of str, got {_got(required)}")
+        seen: set[str] = set()
+        for i, name in enumerate(required):
+            if not isinstance(name, str):
+                raise obj._error(f"'{wire}.required[{i}]' must be str, got {_got(name)}")
+            if name in seen:
+                raise obj._error(f"'{wire}.required' lists {name!r} more than once")
+            seen.add(name)
+
+
+def resolved_object_schema(
+    obj: SpecObject, wire: str, schema: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
+    """Return an object schema ready to be read: ``{}`` for ``None``, else ``schema``.
+
+    The schema is expected to have passed :func:`check_object_schema`.
+
+    Args:
+        obj: the binding that holds the schema (names it in messages).
+        wire: the field's document name, used in messages.
+        schema: the field's value.
+
+    Raises:
+        ConfigError: the schema is an unresolved Reference Object (``$ref``).
+    """
+    if schema is None:
+        return {}
+    if "$ref" in schema:
+        raise obj._error(
+            f"'{wire}' is an unresolved $ref {schema['$ref']!r}; resolve references first"
+        )
+    return schema
+
+
+def property_names(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The names of an object schema's ``properties``, in document order, as written.
+
+    Empty when ``schema`` is ``None`` or gives no ``properties``.
+
+    Raises:
+        ConfigError: the schema is an unresolved ``$ref``.
+    """
+    return tuple(resolved_object_schema(obj, wire, schema).get("properties", ()))
+
+
+def required_names(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """The names in an object schema's ``required`` list, in document order.
+
+    Empty when ``schema`` is ``None`` or gives no ``required`` list. A required name need
+    not be one of the ``properties``.
+
+    Raises:
+        ConfigError: the schema is an unresolved ``$ref``.
+    """
+    return tuple(resolved_object_schema(obj, wire, schema).get("required", ()))
+
+
+def property_defaults(
+    obj: SpecObject, wire: str, schema: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The ``default`` of each property whose schema gives one: ``{name: default}``.
+
+    Properties are taken in document order; a boolean property schema, or one without
+    ``default``, gives no entry. The values are returned as written (not copied or
+    converted). Empty when ``schema`` is ``None`` or gives no ``properties``.
+
+    Raises:
+        ConfigError: the schema, or the schema of one of its properties, is an unresolved
+            ``$ref`` (a referenced property schema may hold a default that cannot be seen).
+    """
+    properties = resolved_object_schema(obj, wire, schema).get("properties", {})
+    defaults: dict[str, Any] = {}
+    for name, value in properties.items():
+        if not isinstance(value, Mapping):
+            continue
+        if "$ref" in value:
+            raise obj._error(
+                f"'{wire}.properties.{name}' is an unresolved $ref {value['$ref']!r}; "
+                "resolve references first"
+            )
+        if "default" in value:
+            defaults[name] = value["default"]
+    return defaults
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,6 +41,7 @@ __all__ = [
     "apply_header_policy",
     "embed",
     "extract",
+    "extract_with_extras",
     "is_embedded",
 ]
 
@@ -282,7 +283,11 @@ class Headers(MutableMapping[str, "str | bytes"]):
 
 # -- the embed framing ---------------------------------------------------------------------
 def embed(
-    headers: Mapping[str, str | bytes] | None, content_type: str | None, payload: bytes
+    headers: Mapping[str, str | bytes] | None,
+    content_type: str | None,
+    payload: bytes,
+    *,
+    extras: Mapping[str, str] | None = None,
 ) -> bytes:
     """Frame ``headers``, ``content_type`` and ``payload`` into one message body.
 
@@ -291,17 +296,23 @@ def embed(
         4 bytes  magic  b"\\x00SYH"
         1 byte   version (1)
         4 bytes  length N of the meta block
-        N bytes  meta: UTF-8 JSON {"h": {name: str | {"b64": str}}, "ct": str}   (both optional)
+        N bytes  meta: UTF-8 JSON {"h": {name: str | {"b64": str}}, "ct": str,
+                                   "x": {name: str}}          (each key optional)
         rest     the payload, unchanged
 
-    Any syncapi end reads it back with :func:`extract`; other peers see a documented,
-    easily parsed prefix.
+    ``extras`` (``"x"``) are protocol details the wire would otherwise lose, such as the
+    WebSocket opcode of a text message (an embedded message travels as binary).
+
+    Any syncapi end reads it back with :func:`extract` (or :func:`extract_with_extras`);
+    other peers see a documented, easily parsed prefix.
     """
     meta: dict[str, object] = {}
     if headers:
         meta["h"] = Headers.of(headers).to_jsonable()
     if content_type is not None:
         meta["ct"] = content_type
+    if extras:
+        meta["x"] = dict(extras)
     block = json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return b"".join((_EMBED_HEAD.pack(EMBED_MAGIC, _EMBED_VERSION, len(block)), block, payload))
 
@@ -318,8 +329,18 @@ def extract(data: bytes) -> tuple[Headers, str | None, bytes]:
     headers. A frame that starts with the magic but is damaged raises
     :class:`~syncapi.errors.DecodeError` naming what is wrong.
     """
+    headers, content_type, payload, _ = extract_with_extras(data)
+    return headers, content_type, payload
+
+
+def extract_with_extras(data: bytes) -> tuple[Headers, str | None, bytes, dict[str, str]]:
+    """:func:`extract`, plus the protocol ``extras`` the frame carries (``{}`` if none).
+
+    Raises:
+        DecodeError: the frame starts with the magic but is damaged.
+    """
     if not is_embedded(data):
-        return Headers(), None, data
+        return Headers(), None, data, {}
     if len(data) < _EMBED_HEAD.size:
         raise DecodeError(
             f"embedded frame truncated: {len(data)} bytes, header needs {_EMBED_HEAD.size}"
@@ -338,13 +359,18 @@ def extract(data: bytes) -> tuple[Headers, str | None, bytes]:
         meta = json.loads(data[start : start + size].decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise DecodeError("embedded frame meta block is not valid UTF-8 JSON") from exc
-    if not isinstance(meta, dict) or not set(meta) <= {"h", "ct"}:
+    if not isinstance(meta, dict) or not set(meta) <= {"h", "ct", "x"}:
         raise DecodeError(f"embedded frame meta block has unexpected content: {meta!r}")
     content_type = meta.get("ct")
     if content_type is not None and not isinstance(content_type, str):
         raise DecodeError(f"embedded content type must be a string, got {content_type!r}")
+    extras = meta.get("x", {})
+    if not isinstance(extras, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in extras.items()
+    ):
+        raise DecodeError(f"embedded extras must map names to strings, got {extras!r}")
     headers = Headers.from_jsonable(meta.get("h", {}))
-    return headers, content_type, data[start + size :]
+    return headers, content_type, data[start + size :], extras
 
 
 def apply_header_policy(

@@ -54,6 +54,8 @@ _BUILTIN: dict[str, tuple[str, str | None]] = {
     "amqps": ("syncapi.amqp:PROTOCOL", "amqp"),
     "http": ("syncapi.http:PROTOCOL", "http"),
     "https": ("syncapi.http:PROTOCOL", "http"),
+    "ws": ("syncapi.ws:PROTOCOL", "ws"),
+    "wss": ("syncapi.ws:PROTOCOL", "ws"),
 }
 
 

@@ -53,12 +53,19 @@ has the same fields except the message's ``statusCode`` (new in 0.3.0, refused u
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..bindings import Bindings, Placeholder, SpecObject, asyncapi
+from ..bindings import (
+    Bindings,
+    Placeholder,
+    asyncapi,
+    check_object_schema,
+    describe_value,
+    property_names,
+    required_names,
+)
 
 __all__ = [
     "ChannelBindings",
@@ -97,66 +104,6 @@ class ChannelBindings(Placeholder):
     versions = _VERSIONS
 
 
-def _shown(value: Any) -> str:
-    """``"<type> <short repr>"`` for messages."""
-    if value is None:
-        return "None"
-    return f"{type(value).__name__} {reprlib.repr(value)}"
-
-
-def _check_schema(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> None:
-    """Refuse a ``query``/``headers`` value that is not an object schema or a reference."""
-    if schema is None:
-        return
-    if "$ref" in schema:
-        ref = schema["$ref"]
-        if not isinstance(ref, str) or not ref:
-            raise obj._error(f"'{wire}.$ref' must be a non-empty string, got {_shown(ref)}")
-        return
-    if "type" in schema and schema["type"] != "object":
-        raise obj._error(
-            f"'{wire}' must be an object schema: 'type' must be 'object', "
-            f"got {_shown(schema['type'])}"
-        )
-    if "properties" in schema:
-        properties = schema["properties"]
-        if not isinstance(properties, Mapping):
-            raise obj._error(
-                f"'{wire}.properties' must be a mapping of names to schemas, "
-                f"got {_shown(properties)}"
-            )
-        for name, value in properties.items():
-            if not isinstance(name, str):
-                raise obj._error(f"'{wire}.properties' names must be str, got {_shown(name)}")
-            if not isinstance(value, (Mapping, bool)):
-                raise obj._error(
-                    f"'{wire}.properties.{name}' must be a schema (a mapping or a boolean), "
-                    f"got {_shown(value)}"
-                )
-    if "required" in schema:
-        required = schema["required"]
-        if not isinstance(required, (list, tuple)):
-            raise obj._error(f"'{wire}.required' must be a list of str, got {_shown(required)}")
-        seen: set[str] = set()
-        for i, name in enumerate(required):
-            if not isinstance(name, str):
-                raise obj._error(f"'{wire}.required[{i}]' must be str, got {_shown(name)}")
-            if name in seen:
-                raise obj._error(f"'{wire}.required' lists {name!r} more than once")
-            seen.add(name)
-
-
-def _resolved(obj: SpecObject, wire: str, schema: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """The schema, ``{}`` for ``None``; raise for an unresolved ``$ref``."""
-    if schema is None:
-        return {}
-    if "$ref" in schema:
-        raise obj._error(
-            f"'{wire}' is an unresolved $ref {schema['$ref']!r}; resolve references first"
-        )
-    return schema
-
-
 @dataclass(frozen=True, kw_only=True)
 class OperationBindings(Bindings):
     """HTTP operation bindings: the request method and the query parameters.
@@ -185,7 +132,7 @@ class OperationBindings(Bindings):
             if not method.isascii() or upper not in _METHODS:
                 raise self._error(
                     f"'method' must be one of {', '.join(_METHODS)} (in any letter case), "
-                    f"got {_shown(method)}"
+                    f"got {describe_value(method)}"
                 )
             object.__setattr__(self, "method", upper)
         super().__post_init__()
@@ -203,7 +150,7 @@ class OperationBindings(Bindings):
 
     def _validate(self) -> None:
         """``query`` must be an object schema or a reference."""
-        _check_schema(self, "query", self.query)
+        check_object_schema(self, "query", self.query)
 
     def query_names(self) -> tuple[str, ...]:
         """The names of the query parameters: the ``properties`` of :attr:`query`.
@@ -213,7 +160,7 @@ class OperationBindings(Bindings):
         Raises:
             ConfigError: :attr:`query` is an unresolved ``$ref``.
         """
-        return tuple(_resolved(self, "query", self.query).get("properties", ()))
+        return property_names(self, "query", self.query)
 
     def required_query(self) -> tuple[str, ...]:
         """The names of the required query parameters: the ``required`` list of :attr:`query`.
@@ -223,7 +170,7 @@ class OperationBindings(Bindings):
         Raises:
             ConfigError: :attr:`query` is an unresolved ``$ref``.
         """
-        return tuple(_resolved(self, "query", self.query).get("required", ()))
+        return required_names(self, "query", self.query)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,7 +198,7 @@ class MessageBindings(Bindings):
 
     def _validate(self) -> None:
         """``headers`` must be an object schema; ``statusCode`` needs binding 0.3.0."""
-        _check_schema(self, "headers", self.headers)
+        check_object_schema(self, "headers", self.headers)
         if self.status_code is not None and self.effective_version == "0.2.0":
             raise self._error("'statusCode' needs bindingVersion 0.3.0, not 0.2.0")
 
@@ -263,4 +210,4 @@ class MessageBindings(Bindings):
         Raises:
             ConfigError: :attr:`headers` is an unresolved ``$ref``.
         """
-        return tuple(_resolved(self, "headers", self.headers).get("properties", ()))
+        return property_names(self, "headers", self.headers)

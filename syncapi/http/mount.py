@@ -48,7 +48,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigError
+from ..wsgi import mount_in_flask
+from ..wsgi import wsgi_str as _wsgi_str
 from .consumer import Consumer
 
 __all__ = ["django_view", "mount_in_flask"]
@@ -68,45 +69,6 @@ _HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-
-
-def _wsgi_str(text: str) -> str:
-    """``text`` as a WSGI environ string: its UTF-8 bytes, one character per byte."""
-    return text.encode("utf-8").decode("latin-1")
-
-
-def mount_in_flask(flask_app: Any, prefix: str, consumer: Consumer) -> None:
-    """Serve ``consumer`` under ``prefix`` (``"/events"``) of ``flask_app``.
-
-    Wraps ``flask_app.wsgi_app`` in werkzeug's ``DispatcherMiddleware``: requests whose
-    path is ``prefix`` or starts with ``prefix + "/"`` go to the consumer (which sees the
-    path after the prefix), every other request to the app as before. Works with any
-    object whose ``wsgi_app`` attribute is a WSGI application; mounting several
-    consumers under different prefixes stacks.
-
-    Args:
-        flask_app: the ``flask.Flask`` application.
-        prefix: the mount point: starts with ``/``, no trailing ``/``, no ``?``, ``#``
-            or empty segment.
-        consumer: the :class:`~syncapi.http.Consumer` to mount.
-
-    Raises:
-        ConfigError: a malformed ``prefix``, or ``flask_app`` has no ``wsgi_app``.
-    """
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
-    if not isinstance(prefix, str) or not prefix.startswith("/") or prefix == "/":
-        raise ConfigError(f"the mount prefix must start with '/' and name a path, got {prefix!r}")
-    if prefix.endswith("/"):
-        raise ConfigError(f"the mount prefix must not end with '/', got {prefix!r}")
-    if "//" in prefix or "?" in prefix or "#" in prefix:
-        raise ConfigError(f"the mount prefix must be a plain path, got {prefix!r}")
-    if not callable(getattr(flask_app, "wsgi_app", None)):
-        raise ConfigError(f"{flask_app!r} has no wsgi_app to mount the consumer in")
-    if not callable(consumer):
-        raise ConfigError(f"expected an http.Consumer to mount, got {consumer!r}")
-    # DispatcherMiddleware compares with PATH_INFO, which holds the path's UTF-8 bytes
-    flask_app.wsgi_app = DispatcherMiddleware(flask_app.wsgi_app, {_wsgi_str(prefix): consumer})
 
 
 def django_view(consumer: Consumer) -> Callable[..., Any]:

@@ -1,0 +1,695 @@
+"""The client side of ``ws://``: each :class:`Publisher` is one websocket-client connection.
+
+``producer.publisher("feed/{sym}", parameters={"sym": "BTC"})`` dials
+``ws://host:port/base/feed/BTC`` at once (a refused handshake raises
+:class:`~syncapi.ws.HandshakeError` with the HTTP status). The publisher sends on the
+connection, and its :attr:`Publisher.subscriber` receives what the server sends back on
+the same connection.
+
+Threads: one reader per connection (``syncapi-ws-read-...``) reads every frame, answers
+pings, and queues messages for the subscriber; one keepalive thread per producer pings
+idle connections and drops those whose server stopped answering. ``close()`` ends both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import websocket
+
+from .. import core
+from ..errors import ClosedError, ConfigError, ConnectError, MessageTooLarge, TimeoutError
+from ..servers import ServerURL, resolve_options
+from .bindings import ChannelBindings
+from .options import ProducerOptions
+from .wire import (
+    CAPABILITIES,
+    CloseCode,
+    ConnectionClosedError,
+    EnvelopeReader,
+    EnvelopeWriter,
+    HandshakeError,
+    Inbox,
+    Opcode,
+    deadline_left,
+    encode,
+)
+
+__all__ = ["ClientSubscriber", "Producer", "Publisher"]
+
+_log = logging.getLogger("syncapi.ws")
+_ABNF = websocket.ABNF
+
+
+def check_bindings(bindings: object, operation_bindings: object) -> ChannelBindings | None:
+    """Refuse bindings of other protocols; return the channel bindings."""
+    from .bindings import OperationBindings
+
+    if bindings is not None and not isinstance(bindings, ChannelBindings):
+        raise ConfigError(
+            f"ws channels take syncapi.ws.ChannelBindings, got {type(bindings).__module__}."
+            f"{type(bindings).__name__}"
+        )
+    if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
+        raise ConfigError(
+            "ws operations take syncapi.ws.OperationBindings, got "
+            f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
+        )
+    return bindings
+
+
+def close_payload(data: bytes) -> tuple[int, str]:
+    """The code and reason of a close frame's payload (1005 when it has no code)."""
+    if len(data) < 2:
+        return int(CloseCode.NO_STATUS), ""
+    code = int.from_bytes(data[:2], "big")
+    return code, data[2:].decode("utf-8", "replace")
+
+
+class ClientSubscriber(core.Subscriber):
+    """What the server sends on one client connection (:attr:`Publisher.subscriber`).
+
+    Messages are handed to the receive loop in the order they came. The loop ends
+    quietly when the server closes normally (1000 or 1001), with
+    :class:`~syncapi.ws.ConnectionClosedError` on any other close, and goes on across
+    reconnects when the producer has ``reconnect=True``. ``workers=N`` runs callbacks of
+    this one connection in parallel (their order is then not kept).
+    """
+
+    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
+
+    def __init__(self, publisher: Publisher) -> None:
+        super().__init__(
+            publisher.channel,
+            bindings=publisher.bindings,
+            operation_bindings=publisher.operation_bindings,
+        )
+        self._publisher = publisher
+        self._inbox = Inbox(publisher._options.max_pending)
+
+    @property
+    def publisher(self) -> Publisher:
+        """The connection this subscriber reads."""
+        return self._publisher
+
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        items = self._inbox.get(max_messages, timeout)
+        pub = self._publisher
+        channel = self._channel
+        return [
+            EnvelopeReader(data, opcode, channel=channel, subscriber=self, connection=pub)
+            for data, opcode in items
+        ]
+
+    def _interrupt(self) -> None:
+        self._inbox.wake()
+
+    def _close(self) -> None:
+        self._inbox.finish()
+        dropped = self._inbox.drop()
+        if dropped:
+            _log.debug("%r: %d received messages dropped at close", self, dropped)
+
+
+class Publisher(core.Publisher):
+    """One WebSocket connection to ``ws://host:port/base/<channel>``.
+
+    :meth:`send` is thread-safe and returns when the frame is written to the socket
+    (WebSocket has no acknowledgements). :attr:`subscriber` receives what the server
+    sends on this connection. After the server closed the connection, :attr:`close_code`
+    and :attr:`close_reason` say how, and ``send`` raises
+    :class:`~syncapi.ws.ConnectionClosedError` (unless the producer reconnects).
+    """
+
+    envelope_class = EnvelopeWriter
+
+    def __init__(
+        self,
+        producer: Producer,
+        channel: str,
+        bindings: ChannelBindings | None,
+        operation_bindings: Any,
+        query: Mapping[str, object] | None,
+        handshake_headers: Mapping[str, str] | None,
+    ) -> None:
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        if "{" in channel or "}" in channel:
+            raise ConfigError(
+                f"ws channel {channel!r} has unexpanded parameters: pass parameters= to "
+                "producer.publisher()"
+            )
+        self._producer = producer
+        opts = self._options = producer._options
+        if bindings is not None and bindings.method not in (None, "GET"):
+            raise ConfigError(
+                f"ws channel {channel!r}: the bindings ask for a {bindings.method} handshake, "
+                "but websocket-client (and RFC 6455) open connections with GET"
+            )
+        self._url = producer._base + "/" + quote(channel.lstrip("/"), safe="/:@!$&'()*+,;=-._~")
+        params = dict(bindings.query_defaults()) if bindings is not None and bindings.query else {}
+        for name, value in (query or {}).items():
+            if not isinstance(name, str):
+                raise ConfigError(f"query parameter names must be str, got {name!r}")
+            params[name] = value if isinstance(value, str) else _query_text(name, value)
+        required = bindings.required_query() if bindings is not None and bindings.query else ()
+        missing = [name for name in required if name not in params]
+        if missing:
+            raise ConfigError(
+                f"ws channel {channel!r}: required query parameter(s) missing: "
+                f"{', '.join(missing)} (pass query=)"
+            )
+        if params:
+            self._url += "?" + urlencode(params)
+        headers = dict(opts.handshake_headers or {})
+        if bindings is not None and bindings.headers:
+            for name, value in bindings.header_defaults().items():
+                headers.setdefault(name, value)
+        for name, value in (handshake_headers or {}).items():
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise ConfigError(f"handshake headers must be str: str, got {name!r}: {value!r}")
+            headers[name] = value
+        for name, value in headers.items():
+            if any(c in name + value for c in "\r\n") or not name or ":" in name:
+                raise ConfigError(f"handshake header {name!r} is not a valid HTTP header")
+        if bindings is not None and bindings.headers:
+            given = {name.lower() for name in headers}
+            absent = [n for n in bindings.required_headers() if n.lower() not in given]
+            if absent:
+                raise ConfigError(
+                    f"ws channel {channel!r}: required handshake header(s) missing: "
+                    f"{', '.join(absent)} (pass handshake_headers=)"
+                )
+        self._headers = [f"{name}: {value}" for name, value in headers.items()]
+        self._where = f"ws publisher {self._url}"
+        self._warned = [False]
+        self._cond = threading.Condition()
+        self._ws: websocket.WebSocket | None = None
+        self._generation = 0
+        self._ending = False  # close() called
+        self._ended: ConnectionClosedError | None = None  # gone for good
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._dead_reason = ""  # set by the keepalive before it drops the connection
+        self._last_heard = time.monotonic()
+        self._ping_sent: float | None = None
+        self.reconnects = 0
+        """How many times the connection was made again (``reconnect=True``)."""
+        self._subscriber = ClientSubscriber(self)
+        self._ws = self._dial()
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"syncapi-ws-read-{channel}", daemon=True
+        )
+        self._reader.start()
+
+    # -- public ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """The URL this publisher dialled (with the handshake query)."""
+        return self._url
+
+    @property
+    def subscriber(self) -> ClientSubscriber:
+        """The receiving side of this connection: what the server sends on it."""
+        return self._subscriber
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open now."""
+        with self._cond:
+            return self._ws is not None and self._ended is None and not self._ending
+
+    @property
+    def close_code(self) -> int | None:
+        """How the last connection ended (``None`` while it is open): the server's close
+        code, ``1006`` when it broke without one."""
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        """The server's close reason, or what broke the connection."""
+        return self._close_reason
+
+    @property
+    def subprotocol(self) -> str | None:
+        """The subprotocol the server chose, if any."""
+        ws = self._ws
+        return None if ws is None else ws.getsubprotocol()
+
+    def close(self, *, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` and ``reason`` (waiting briefly for the
+        server's answer), end the reader thread and close :attr:`subscriber`.
+        Idempotent, thread-safe."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._close(code, reason)
+
+    # -- sending ----------------------------------------------------------------------------
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        opts = self._options
+        frames: list[tuple[bytes, int]] = []
+        for env in envelopes:
+            assert isinstance(env, EnvelopeWriter)
+            data, opcode = encode(env, opts.headers, where=self._where, warned=self._warned)
+            if len(data) > opts.max_message:
+                raise MessageTooLarge(
+                    f"{self._where}: a {len(data)}-byte message is over max_message "
+                    f"({opts.max_message} bytes)",
+                    [(e, "not sent") for e in envelopes],
+                )
+            frames.append((data, int(opcode)))
+        deadline = time.monotonic() + (opts.timeout if timeout is None else timeout)
+        for i, (data, kind) in enumerate(frames):
+            try:
+                self._write(data, kind, deadline)
+            except (ConnectionClosedError, TimeoutError) as exc:
+                failed = [(env, "not sent") for env in envelopes[i:]]
+                exc.failures = failed  # type: ignore[union-attr]
+                raise
+
+    def _write(self, data: bytes, opcode: int, deadline: float) -> None:
+        while True:
+            ws, generation = self._current(deadline)
+            try:
+                ws.send(data, opcode)
+                return
+            except websocket.WebSocketTimeoutException as exc:
+                self._break(ws, f"a send blocked longer than {self._options.timeout} s")
+                raise TimeoutError(
+                    f"{self._where}: the server read nothing for {self._options.timeout} s; "
+                    "the connection was dropped"
+                ) from exc
+            except (websocket.WebSocketException, OSError) as exc:
+                self._break(ws, f"send failed: {exc}")
+                if not self._options.reconnect:
+                    self._wait_ended(generation, deadline)
+                    raise self._closed_error("send failed") from exc
+                # not written whole, so not delivered: send it again on the new connection
+
+    def _current(self, deadline: float) -> tuple[websocket.WebSocket, int]:
+        """The open connection, waiting for a reconnect up to ``deadline``."""
+        with self._cond:
+            while True:
+                if self._ending:
+                    raise ClosedError(f"{self!r} is closed")
+                if self._ended is not None:
+                    raise self._closed_error("the connection is closed")
+                if self._ws is not None:
+                    return self._ws, self._generation
+                left = deadline_left(deadline)
+                if not left:
+                    raise TimeoutError(f"{self._where}: not reconnected in time")
+                self._cond.wait(left)
+
+    def _wait_ended(self, generation: int, deadline: float) -> None:
+        """Wait (briefly) for the reader to record how the connection ended."""
+        with self._cond:
+            while self._generation == generation and self._ws is not None and self._ended is None:
+                left = deadline_left(deadline)
+                if not left:
+                    return
+                self._cond.wait(min(left, 1.0))
+
+    def _closed_error(self, what: str) -> ConnectionClosedError:
+        if self._ended is not None:
+            return ConnectionClosedError(
+                f"{self._where}: {what}: {self._ended}", self._ended.code, self._ended.reason
+            )
+        code = self._close_code or int(CloseCode.ABNORMAL)
+        return ConnectionClosedError(
+            f"{self._where}: {what}: the connection closed ({code} {self._close_reason})",
+            code,
+            self._close_reason,
+        )
+
+    def _break(self, ws: websocket.WebSocket, why: str) -> None:
+        """Drop ``ws`` now (its reader sees the socket end and does the rest)."""
+        if not self._dead_reason:
+            self._dead_reason = why
+        sock = ws.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    # -- connecting -----------------------------------------------------------------------
+    def _dial(self) -> websocket.WebSocket:
+        opts = self._options
+        ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+        ws.lock = threading.RLock()  # type: ignore[assignment]  # the keepalive try-locks, then pings
+        try:
+            ws.connect(  # type: ignore[no-untyped-call]
+                self._url,
+                timeout=opts.connect_timeout,
+                header=self._headers,
+                subprotocols=list(opts.subprotocols) or None,
+                suppress_origin=True,
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            body = exc.resp_body or b""
+            body = body if isinstance(body, bytes) else str(body).encode()
+            text = body.decode("utf-8", "replace").strip()
+            raise HandshakeError(
+                f"{self._url}: the server refused the WebSocket handshake with "
+                f"{exc.status_code}" + (f": {text[:300]}" if text else ""),
+                exc.status_code,
+                dict(exc.resp_headers or {}),
+                body,
+            ) from exc
+        except websocket.WebSocketTimeoutException as exc:
+            raise ConnectError(
+                f"{self._url}: no WebSocket handshake within {opts.connect_timeout} s"
+            ) from exc
+        except (websocket.WebSocketException, OSError, ValueError) as exc:
+            raise ConnectError(f"cannot open a WebSocket to {self._url}: {exc}") from exc
+        ws.settimeout(opts.timeout)
+        self._last_heard = time.monotonic()
+        self._ping_sent = None
+        return ws
+
+    def _redial(self) -> bool:
+        """Dial until it works, the attempts run out or close() is called."""
+        opts = self._options
+        delay = opts.reconnect_delay
+        attempt = 0
+        while True:
+            with self._cond:
+                self._cond.wait_for(self._is_ending, delay)
+                if self._is_ending():
+                    return False
+            attempt += 1
+            try:
+                ws = self._dial()
+            except ConnectError as exc:
+                _log.warning("%s: reconnect attempt %d failed: %s", self._where, attempt, exc)
+                if opts.reconnect_attempts is not None and attempt >= opts.reconnect_attempts:
+                    self._end(
+                        ConnectionClosedError(
+                            f"gave up after {attempt} reconnect attempts ({exc})",
+                            int(CloseCode.ABNORMAL),
+                            str(exc),
+                        )
+                    )
+                    return False
+                delay = min(delay * 2, opts.reconnect_max_delay)
+                continue
+            with self._cond:
+                if self._is_ending():
+                    ws.shutdown()  # type: ignore[no-untyped-call]
+                    return False
+                self._ws = ws
+                self._generation += 1
+                self._close_code = None
+                self._close_reason = ""
+                self._dead_reason = ""
+                self.reconnects += 1
+                self._cond.notify_all()
+            _log.info("%s: reconnected (attempt %d)", self._where, attempt)
+            return True
+
+    def _is_ending(self) -> bool:
+        return self._ending
+
+    def _end(self, error: ConnectionClosedError) -> None:
+        """The connection is gone for good: fail waiting sends, end the receive loop."""
+        with self._cond:
+            self._ended = error
+            self._ws = None
+            self._cond.notify_all()
+        self._subscriber._inbox.finish(None if error.normal else error)
+
+    # -- the reader thread ---------------------------------------------------------------
+    def _read_loop(self) -> None:
+        while True:
+            ws = self._ws
+            if ws is None:
+                return
+            code, reason = self._read(ws)
+            ws.shutdown()  # type: ignore[no-untyped-call]  # after the server's close, websocket-client leaves the socket open
+            with self._cond:
+                self._ws = None
+                self._close_code = code
+                self._close_reason = reason
+                ending = self._ending
+                self._cond.notify_all()
+            if ending:
+                return
+            if code not in (1000, 1001):
+                _log.warning("%s: connection closed: %d %s", self._where, code, reason)
+            if not self._options.reconnect or not self._redial():
+                if self._ended is None:
+                    self._end(
+                        ConnectionClosedError(
+                            f"closed by the server: {code} {reason}".strip(), code, reason
+                        )
+                    )
+                return
+
+    def _read(self, ws: websocket.WebSocket) -> tuple[int, str]:
+        """Read frames until the connection ends; return its close code and reason."""
+        opts = self._options
+        inbox = self._subscriber._inbox
+        while True:
+            try:
+                opcode, frame = ws.recv_data_frame(True)
+            except websocket.WebSocketTimeoutException:
+                continue  # the socket's timeout is for sends; reading just goes on
+            except websocket.WebSocketPayloadException as exc:
+                return self._fail(ws, CloseCode.INVALID_DATA, f"invalid frame: {exc}")
+            except websocket.WebSocketProtocolException as exc:
+                return self._fail(ws, CloseCode.PROTOCOL_ERROR, f"protocol error: {exc}")
+            except (websocket.WebSocketException, OSError, AttributeError) as exc:
+                if self._ending:
+                    return int(CloseCode.NORMAL), ""
+                return int(CloseCode.ABNORMAL), self._dead_reason or f"connection lost: {exc}"
+            self._last_heard = time.monotonic()
+            if opcode == _ABNF.OPCODE_TEXT or opcode == _ABNF.OPCODE_BINARY:
+                data = frame.data
+                if len(data) > opts.max_message:
+                    return self._fail(
+                        ws,
+                        CloseCode.MESSAGE_TOO_BIG,
+                        f"a {len(data)}-byte message is over max_message ({opts.max_message})",
+                    )
+                if opcode == _ABNF.OPCODE_TEXT:
+                    try:
+                        data.decode("utf-8")
+                    except UnicodeDecodeError:
+                        return self._fail(ws, CloseCode.INVALID_DATA, "a text message is not UTF-8")
+                    kind = Opcode.TEXT
+                else:
+                    kind = Opcode.BINARY
+                if not inbox.put((data, kind)):
+                    if self._ending:
+                        return int(CloseCode.NORMAL), ""
+                    _log.warning("%s: a message arrived after the subscriber closed", self._where)
+            elif opcode == _ABNF.OPCODE_CLOSE:
+                return close_payload(frame.data)
+            elif opcode == _ABNF.OPCODE_PONG:
+                self._ping_sent = None
+
+    def _fail(self, ws: websocket.WebSocket, code: CloseCode, reason: str) -> tuple[int, str]:
+        _log.warning("%s: closing with %d: %s", self._where, int(code), reason)
+        with contextlib.suppress(websocket.WebSocketException, OSError):
+            ws.send_close(int(code), reason.encode("utf-8")[:120])
+        return int(code), reason
+
+    # -- keepalive (called on the producer's keepalive thread) ---------------------------
+    def _tick(self, now: float) -> None:
+        opts = self._options
+        ws = self._ws
+        if ws is None or opts.ping_interval is None:
+            return
+        sent = self._ping_sent
+        if sent is not None:
+            if self._last_heard >= sent:
+                self._ping_sent = None
+            elif now - sent > opts.ping_timeout:
+                _log.warning(
+                    "%s: no answer to a ping within %s s: the server is gone",
+                    self._where,
+                    opts.ping_timeout,
+                )
+                self._break(ws, f"no answer to a ping within {opts.ping_timeout} s")
+            return
+        if now - self._last_heard >= opts.ping_interval and ws.lock.acquire(blocking=False):
+            try:
+                self._ping_sent = now
+                ws.ping()
+            except (websocket.WebSocketException, OSError):
+                pass  # the reader sees the broken connection
+            finally:
+                ws.lock.release()
+
+    # -- closing ----------------------------------------------------------------------------
+    def _close(self, code: int = 1000, reason: str = "") -> None:
+        with self._cond:
+            self._ending = True
+            ws = self._ws
+            self._cond.notify_all()
+        self._producer._forget(self)
+        if ws is not None:
+            try:
+                if ws.lock.acquire(timeout=self._options.timeout):
+                    try:
+                        ws.send_close(code, reason.encode("utf-8")[:120])
+                    finally:
+                        ws.lock.release()
+            except (websocket.WebSocketException, OSError, ValueError):
+                pass
+        self._subscriber.close(timeout=self._options.timeout)
+        self._reader.join(2.0)  # the reader waits for the server's close frame
+        if self._reader.is_alive() and ws is not None:
+            self._break(ws, "closed")
+            self._reader.join(2.0)
+        if ws is not None:
+            ws.shutdown()  # type: ignore[no-untyped-call]
+        with self._cond:
+            if self._close_code is None:
+                self._close_code = code
+                self._close_reason = reason
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<syncapi.ws.Publisher {self._url}{state}>"
+
+
+def _query_text(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    raise ConfigError(f"query parameter {name!r}: expected str, int, float or bool, got {value!r}")
+
+
+class Producer(core.Producer):
+    """A ``ws://host:port/base`` client: each :meth:`publisher` is one connection.
+
+    Options: :class:`~syncapi.ws.ProducerOptions`. Thread-safe; closing it closes every
+    connection it opened.
+    """
+
+    scheme = "ws"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: ServerURL | str = "ws://127.0.0.1/", **options: Any) -> None:
+        super().__init__(url)
+        self._options: ProducerOptions = resolve_options(ProducerOptions, self._url.query, options)
+        if len(self._url.hosts) != 1:
+            raise ConfigError(f"a WebSocket server URL names exactly one host, got {self._url}")
+        if self._url.username is not None:
+            raise ConfigError(
+                f"server URL {self._url}: put credentials in handshake_headers= "
+                "(e.g. Authorization), not in the URL"
+            )
+        host = self._url.hosts[0]
+        self._base = f"{self._url.scheme}://{host}{self._url.raw_path.rstrip('/')}"
+        self._live: set[Publisher] = set()
+        self._live_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._pinger: threading.Thread | None = None
+
+    @property
+    def options(self) -> ProducerOptions:
+        """The options in force."""
+        return self._options
+
+    def publisher(
+        self,
+        channel_name: str,
+        bindings: Any = None,
+        *,
+        operation_bindings: Any = None,
+        security: Any = None,
+        parameters: Mapping[str, object] | None = None,
+        query: Mapping[str, object] | None = None,
+        handshake_headers: Mapping[str, str] | None = None,
+    ) -> Publisher:
+        """Open a connection to ``channel_name`` (see :meth:`syncapi.Producer.publisher`).
+
+        Args:
+            query: handshake query parameters (added to ``ChannelBindings.query``'s
+                defaults).
+            handshake_headers: HTTP headers of this connection's handshake (added to the
+                ``handshake_headers`` option and ``ChannelBindings.headers``' defaults).
+
+        Raises:
+            HandshakeError: the server answered the handshake with an HTTP error.
+            ConnectError: the server could not be reached.
+            ConfigError: bad bindings, a required query parameter or header missing.
+        """
+        opened = self._open_channel(
+            lambda ch, b, o, sec: self._make(ch, b, o, sec, query, handshake_headers),
+            channel_name,
+            bindings,
+            operation_bindings,
+            security,
+            parameters,
+        )
+        assert isinstance(opened, Publisher)
+        return opened
+
+    def _open_publisher(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Publisher:
+        return self._make(channel, bindings, operation_bindings, security, None, None)
+
+    def _make(
+        self,
+        channel: str,
+        bindings: Any,
+        operation_bindings: Any,
+        security: Any,
+        query: Mapping[str, object] | None,
+        handshake_headers: Mapping[str, str] | None,
+    ) -> Publisher:
+        channel_bindings = check_bindings(bindings, operation_bindings)
+        if security is not None:
+            raise ConfigError(
+                "ws publishers take credentials as handshake_headers= (e.g. Authorization) "
+                "or query=, not security="
+            )
+        pub = Publisher(
+            self, channel, channel_bindings, operation_bindings, query, handshake_headers
+        )
+        with self._live_lock:
+            self._live.add(pub)
+            if self._pinger is None and self._options.ping_interval is not None:
+                self._pinger = threading.Thread(
+                    target=self._ping_loop, name="syncapi-ws-keepalive", daemon=True
+                )
+                self._pinger.start()
+        return pub
+
+    def _forget(self, pub: Publisher) -> None:
+        with self._live_lock:
+            self._live.discard(pub)
+
+    def _ping_loop(self) -> None:
+        opts = self._options
+        assert opts.ping_interval is not None
+        tick = max(0.02, min(1.0, opts.ping_interval / 4, opts.ping_timeout / 4))
+        while not self._stop.wait(tick):
+            with self._live_lock:
+                live = list(self._live)
+            now = time.monotonic()
+            for pub in live:
+                try:
+                    pub._tick(now)
+                except Exception:  # never let one connection end the keepalive of all
+                    _log.exception("%r: keepalive failed", pub)
+
+    def _close(self) -> None:
+        self._stop.set()
+        pinger = self._pinger
+        if pinger is not None:
+            pinger.join(2.0)

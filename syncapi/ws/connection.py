@@ -1,0 +1,504 @@
+"""One server-side WebSocket connection: wsproto framing on the socket werkzeug hands over.
+
+The WSGI request thread that accepted the handshake becomes the connection's reader: it
+reads the socket, feeds wsproto, answers pings, pings an idle client and drops it when
+it stops answering, enforces ``max_message`` (close 1009) and ``idle_timeout`` (close
+1001), and queues each message for a receive loop. Other threads send through
+:meth:`Connection.send`: one lock keeps frames whole and in order on the socket.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import logging
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from wsproto.connection import Connection as WSConnection
+from wsproto.connection import ConnectionState, ConnectionType
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    Pong,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError
+
+from .. import core
+from ..errors import ClosedError, ConfigError, MessageTooLarge, TimeoutError
+from .options import ConsumerOptions
+from .wire import (
+    CloseCode,
+    ConnectionClosedError,
+    EnvelopeReader,
+    EnvelopeWriter,
+    Inbox,
+    Opcode,
+    encode,
+)
+
+__all__ = ["Connection", "ConnectionPublisher"]
+
+_log = logging.getLogger("syncapi.ws")
+_READ_SIZE = 256 * 1024
+
+
+class ConnectionPublisher(core.Publisher):
+    """The sending side of a server :class:`Connection` (``connection.publisher``), for
+    code that takes a :class:`syncapi.Publisher`. ``send`` is the connection's."""
+
+    envelope_class = EnvelopeWriter
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.channel, bindings=connection.bindings)
+        self._connection = connection
+
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        self._connection._send(envelopes, timeout)
+
+    def __repr__(self) -> str:
+        return f"<syncapi.ws.ConnectionPublisher of {self._connection!r}>"
+
+
+class Connection(core.Subscriber):
+    """One WebSocket connection a client opened to the consumer: a channel both ways.
+
+    As a :class:`syncapi.Subscriber` it receives what this client sends (``receive``,
+    ``start``, ``fetch``; ``workers=N`` runs this client's callbacks in parallel); and
+    :meth:`send` (thread-safe) sends to it. ``close(code=..., reason=...)`` closes it.
+
+    Handshake details: :attr:`path`, :attr:`params` (the route's ``{name}`` values),
+    :attr:`query`, :attr:`request_headers`, :attr:`remote_addr`, :attr:`subprotocol`.
+    How it ended: :attr:`close_code` and :attr:`close_reason`.
+    """
+
+    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
+    orders_by_connection = False
+    envelope_class = EnvelopeWriter
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        channel: str,
+        bindings: Any,
+        options: ConsumerOptions,
+        path: str,
+        params: dict[str, str],
+        query: dict[str, str],
+        request_headers: list[tuple[str, str]],
+        remote_addr: str | None,
+        subprotocol: str | None,
+        server_port: str,
+    ) -> None:
+        super().__init__(channel, bindings=bindings)
+        self._sock = sock
+        self._options = options
+        self.path = path
+        """The request path of the handshake."""
+        self.params = params
+        """The values of the route's ``{name}`` parameters."""
+        self.query = query
+        """The handshake's query parameters (first value of each name)."""
+        self.request_headers = request_headers
+        """The handshake's HTTP headers, as ``(name, value)`` pairs."""
+        self.remote_addr = remote_addr
+        """The client's address."""
+        self.subprotocol = subprotocol
+        """The subprotocol chosen in the handshake, if any."""
+        self.server_port = server_port
+        self._ws = WSConnection(ConnectionType.SERVER)
+        self._proto_lock = threading.Lock()  # wsproto's state
+        self._write_lock = threading.Lock()  # whole frames, in order, on the socket
+        self._inbox = Inbox(options.max_pending)
+        self._route_inbox: Inbox | None = None  # messages go there when a route takes them
+        self._route_sub: core.Subscriber | None = None
+        self._where = f"ws connection {path} from {remote_addr}"
+        self._warned = [False]
+        self._ended = threading.Event()
+        self._closing = threading.Event()  # a close started: blocked deliveries give up
+        self._linger = False  # closed for what the client sent: drain before shutting
+        self._reader_thread: threading.Thread | None = None
+        self._close_code: int | None = None
+        self._close_reason = ""
+        self._closing_deadline: float | None = None
+        self._publisher: ConnectionPublisher | None = None
+        self._on_end: list[Callable[[Connection], None]] = []
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open (no close started by either side)."""
+        return not self._ended.is_set() and self._ws.state is ConnectionState.OPEN
+
+    @property
+    def close_code(self) -> int | None:
+        """How the connection ended (``None`` while open): the close code, ``1006`` when
+        it broke without a close frame."""
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str:
+        """The close reason, or what broke the connection."""
+        return self._close_reason
+
+    @property
+    def publisher(self) -> ConnectionPublisher:
+        """This connection as a :class:`syncapi.Publisher`."""
+        if self._publisher is None:
+            self._publisher = ConnectionPublisher(self)
+        return self._publisher
+
+    def envelope(
+        self,
+        payload: core.Payload = b"",
+        *,
+        headers: Any = None,
+        content_type: str | None = None,
+        bindings: Any = None,
+    ) -> EnvelopeWriter:
+        """Make an envelope to :meth:`send` (as :meth:`syncapi.Publisher.envelope`)."""
+        return EnvelopeWriter(
+            payload, headers=headers, content_type=content_type, bindings=bindings
+        )
+
+    def send(
+        self, *envelopes: core.EnvelopeWriter | core.Payload, timeout: float | None = None
+    ) -> None:
+        """Send messages to this client (``str``: text, ``bytes``: binary, or envelopes);
+        returns when the frames are written. Thread-safe.
+
+        Raises:
+            ConnectionClosedError: the connection is closed.
+            MessageTooLarge: a message is over ``max_message``.
+            TimeoutError: the client read nothing for the ``timeout`` option's seconds
+                (the connection is then dropped).
+        """
+        items: list[core.EnvelopeWriter] = []
+        for env in envelopes:
+            if isinstance(env, EnvelopeWriter):
+                items.append(env)
+            elif isinstance(env, core.EnvelopeWriter):
+                raise ConfigError(
+                    f"{self!r} sends syncapi.ws.EnvelopeWriter envelopes, got a "
+                    f"{type(env).__module__}.{type(env).__name__}"
+                )
+            else:
+                items.append(EnvelopeWriter(env))
+        self._send(items, timeout)
+
+    def close(self, timeout: float | None = 10.0, *, code: int = 1000, reason: str = "") -> None:
+        """Close the connection with ``code`` and ``reason``: stop its receive loops
+        (running callbacks may finish within ``timeout``), send the close frame and wait
+        up to the ``close_timeout`` option for the client's answer. Idempotent."""
+        self._start_close(code, reason)
+        super().close(timeout)
+
+    # -- sending ----------------------------------------------------------------------------
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        opts = self._options
+        events: list[Event] = []
+        for env in envelopes:
+            assert isinstance(env, EnvelopeWriter)
+            data, opcode = encode(env, opts.headers, where=self._where, warned=self._warned)
+            if len(data) > opts.max_message:
+                raise MessageTooLarge(
+                    f"{self._where}: a {len(data)}-byte message is over max_message "
+                    f"({opts.max_message} bytes)",
+                    [(e, "not sent") for e in envelopes],
+                )
+            events.append(
+                TextMessage(data=data.decode("utf-8"))
+                if opcode is Opcode.TEXT
+                else BytesMessage(data=data)
+            )
+        try:
+            self._write(events, timeout)
+        except ConnectionClosedError as exc:
+            exc.failures = [(env, "not sent") for env in envelopes]
+            raise
+
+    def _write(self, events: Sequence[Event], timeout: float | None = None) -> None:
+        """Frame ``events`` and write them whole (raises ConnectionClosedError)."""
+        lock_wait = self._options.timeout if timeout is None else timeout
+        if not self._write_lock.acquire(timeout=lock_wait):
+            raise TimeoutError(f"{self._where}: another send held the connection for {lock_wait} s")
+        try:
+            with self._proto_lock:
+                if self._ws.state is not ConnectionState.OPEN:
+                    raise self._closed_error()
+                try:
+                    data = b"".join([self._ws.send(event) for event in events])
+                except LocalProtocolError as exc:
+                    raise self._closed_error() from exc
+            try:
+                self._sock.sendall(data)
+            except builtins.TimeoutError as exc:
+                self._drop(f"the client read nothing for {self._options.timeout} s")
+                raise TimeoutError(
+                    f"{self._where}: the client read nothing for {self._options.timeout} s; "
+                    "the connection was dropped"
+                ) from exc
+            except OSError as exc:
+                self._drop(f"send failed: {exc}")
+                raise self._closed_error() from exc
+        finally:
+            self._write_lock.release()
+
+    def _closed_error(self) -> ConnectionClosedError:
+        code = self._close_code or int(CloseCode.ABNORMAL)
+        reason = self._close_reason
+        return ConnectionClosedError(
+            f"{self._where} is closed ({code} {reason})".rstrip(), code, reason
+        )
+
+    def _send_control(self, event: Event) -> None:
+        """Send a ping, pong or close from the reader; a broken socket is the reader's to see."""
+        with contextlib.suppress(ConnectionClosedError, TimeoutError):
+            self._write([event])
+
+    # -- closing -----------------------------------------------------------------------------
+    def _start_close(self, code: int, reason: str) -> None:
+        """Send the close frame (once); the reader waits for the client's answer."""
+        with self._proto_lock:
+            if self._ws.state is not ConnectionState.OPEN or self._ended.is_set():
+                return
+            if self._close_code is None:
+                self._close_code = code
+                self._close_reason = reason
+            self._closing_deadline = time.monotonic() + self._options.close_timeout
+        self._closing.set()
+        self._send_control(CloseConnection(code=code, reason=reason))
+
+    def _drop(self, why: str) -> None:
+        """Break the connection off now (the reader ends on it)."""
+        if self._close_code is None:
+            self._close_code = int(CloseCode.ABNORMAL)
+            self._close_reason = why
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+
+    def _close(self) -> None:
+        self._start_close(int(CloseCode.NORMAL), "")
+        self._closing.set()
+        self._inbox.finish()
+        self._wait_ended()
+
+    def _wait_ended(self, deadline: float | None = None) -> None:
+        """Wait for the reader to end (the client's close answer), at most until
+        ``deadline`` (default: ``close_timeout`` from now); then break the connection off."""
+        if threading.current_thread() is self._reader_thread:
+            return  # the reader ends on its own after this
+        left = (
+            self._options.close_timeout
+            if deadline is None
+            else max(0.0, deadline - time.monotonic())
+        )
+        if not self._ended.wait(left):
+            self._drop("the client did not answer the close")
+            self._ended.wait(2.0)
+
+    # -- receiving (loop side) ----------------------------------------------------------
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        items = self._inbox.get(max_messages, timeout)
+        channel = self._channel
+        return [
+            EnvelopeReader(data, opcode, channel=channel, subscriber=self, connection=self)
+            for data, opcode, _ in items
+        ]
+
+    def _interrupt(self) -> None:
+        self._inbox.wake()
+
+    # -- the reader (the WSGI request thread) ----------------------------------------------
+    def serve(self) -> None:
+        """Read until the connection ends. Runs on the WSGI thread that took the handshake."""
+        self._reader_thread = threading.current_thread()
+        try:
+            code, reason = self._read_loop()
+        except Exception as exc:  # a bug must not leave the client hanging
+            _log.exception("%s: the reader failed", self._where)
+            code, reason = int(CloseCode.INTERNAL_ERROR), f"server error: {exc}"
+            self._send_control(CloseConnection(code=code, reason="server error"))
+        if self._close_code is None:
+            self._close_code, self._close_reason = code, reason
+        if self._linger:
+            self._drain()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._ended.set()
+        normal = self._close_code in (CloseCode.NORMAL, CloseCode.GOING_AWAY)
+        error = None if normal else self._closed_error()
+        self._inbox.finish(error)
+        for callback in self._on_end:
+            try:
+                callback(self)
+            except Exception:
+                _log.exception("%s: clean-up after the end failed", self._where)
+
+    def _read_loop(self) -> tuple[int, str]:
+        opts = self._options
+        sock = self._sock
+        sock.settimeout(opts.timeout)  # bounds sendall; reads wait in poll()
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+        last_heard = last_message = time.monotonic()
+        ping_sent: float | None = None
+        parts: list[Any] = []
+        size = 0
+        while True:
+            now = time.monotonic()
+            wait = self._next_wake(now, last_heard, last_message, ping_sent)
+            ready = poller.poll(None if wait is None else max(0, int(wait * 1000) + 1))
+            now = time.monotonic()
+            if not ready:
+                closing = self._closing_deadline
+                if closing is not None and now >= closing:
+                    return self._close_code or int(CloseCode.NORMAL), self._close_reason
+                if ping_sent is not None and now - ping_sent >= opts.ping_timeout:
+                    _log.warning(
+                        "%s: no answer to a ping within %s s: the client is gone",
+                        self._where,
+                        opts.ping_timeout,
+                    )
+                    return int(
+                        CloseCode.ABNORMAL
+                    ), f"no answer to a ping within {opts.ping_timeout} s"
+                if opts.idle_timeout is not None and now - last_message >= opts.idle_timeout:
+                    self._start_close(int(CloseCode.GOING_AWAY), "idle timeout")
+                    continue
+                if (
+                    ping_sent is None
+                    and opts.ping_interval is not None
+                    and now - last_heard >= opts.ping_interval
+                ):
+                    ping_sent = now
+                    self._send_control(Ping(payload=b"syncapi"))
+                continue
+            try:
+                data = sock.recv(_READ_SIZE)
+            except (builtins.TimeoutError, BlockingIOError, InterruptedError):
+                continue
+            except OSError as exc:
+                data = b""
+                if self._close_code is None:
+                    self._close_code, self._close_reason = int(CloseCode.ABNORMAL), f"{exc}"
+            if not data:
+                if self._close_code is not None and self._ws.state is not ConnectionState.OPEN:
+                    return self._close_code, self._close_reason
+                return self._close_code or int(
+                    CloseCode.ABNORMAL
+                ), self._close_reason or "the client went away without a close frame"
+            last_heard = now
+            ping_sent = None
+            with self._proto_lock:
+                self._ws.receive_data(data)
+                events = list(self._ws.events())
+            for event in events:
+                if isinstance(event, (TextMessage, BytesMessage)):
+                    parts.append(event.data)
+                    size += len(event.data)
+                    if size > opts.max_message:
+                        return self._refuse(
+                            int(CloseCode.MESSAGE_TOO_BIG),
+                            f"message over max_message ({opts.max_message} bytes)",
+                        )
+                    if not event.message_finished:
+                        continue
+                    if isinstance(event, TextMessage):
+                        payload = "".join(parts).encode("utf-8")
+                        if len(payload) > opts.max_message:
+                            return self._refuse(
+                                int(CloseCode.MESSAGE_TOO_BIG),
+                                f"message over max_message ({opts.max_message} bytes)",
+                            )
+                        opcode = Opcode.TEXT
+                    else:
+                        payload = parts[0] if len(parts) == 1 else b"".join(parts)
+                        payload = bytes(payload)
+                        opcode = Opcode.BINARY
+                    parts = []
+                    size = 0
+                    last_message = now
+                    self._deliver((payload, opcode, self))
+                elif isinstance(event, Ping):
+                    self._send_control(event.response())
+                elif isinstance(event, Pong):
+                    pass
+                elif isinstance(event, CloseConnection):
+                    with self._proto_lock:
+                        remote = self._ws.state is ConnectionState.REMOTE_CLOSING
+                        answered = self._ws.state is ConnectionState.CLOSED
+                    if remote:  # the client closes: answer, and it is over
+                        if self._close_code is None:
+                            self._close_code, self._close_reason = event.code, event.reason or ""
+                        self._send_control(event.response())
+                        return self._close_code, self._close_reason
+                    if answered:  # the client answered our close
+                        return self._close_code or event.code, self._close_reason
+                    # wsproto could not parse what the client sent (bad UTF-8: 1007...)
+                    code = (
+                        event.code if 1000 <= event.code < 5000 else int(CloseCode.PROTOCOL_ERROR)
+                    )
+                    return self._refuse(code, event.reason or "protocol error")
+
+    def _refuse(self, code: int, reason: str) -> tuple[int, str]:
+        """Close at once because of what the client sent."""
+        _log.warning("%s: closing with %d: %s", self._where, code, reason)
+        if self._close_code is None:
+            self._close_code, self._close_reason = code, reason
+        self._closing.set()
+        self._send_control(CloseConnection(code=code, reason=reason[:120]))
+        self._linger = True
+        return code, reason
+
+    def _drain(self) -> None:
+        """Read and drop what the client still sends, until it closes or ``close_timeout``:
+        closing a socket with unread data resets the connection, and the client would
+        never read the close frame that says why."""
+        deadline = time.monotonic() + self._options.close_timeout
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+            while (left := deadline - time.monotonic()) > 0:
+                self._sock.settimeout(left)
+                if not self._sock.recv(_READ_SIZE):
+                    return
+        except OSError:
+            return
+
+    def _next_wake(
+        self, now: float, last_heard: float, last_message: float, ping_sent: float | None
+    ) -> float | None:
+        opts = self._options
+        times: list[float] = []
+        if self._closing_deadline is not None:
+            times.append(self._closing_deadline)
+        if opts.ping_interval is not None:
+            times.append(
+                ping_sent + opts.ping_timeout
+                if ping_sent is not None
+                else last_heard + opts.ping_interval
+            )
+        if opts.idle_timeout is not None:
+            times.append(last_message + opts.idle_timeout)
+        if not times:
+            return None
+        return max(0.0, min(times) - now)
+
+    def _deliver(self, item: tuple[bytes, Opcode, Connection]) -> None:
+        inbox = self._route_inbox or self._inbox
+        if not inbox.put(item, self._closing):
+            _log.warning("%s: a message arrived after its receiver closed; dropped", self._where)
+
+    def __repr__(self) -> str:
+        state = "" if self.connected else f" closed {self._close_code}"
+        return f"<syncapi.ws.Connection {self.path} from {self.remote_addr}{state}>"

@@ -1,0 +1,153 @@
+"""Options of ``ws://`` producers and consumers (URL query or keywords; seconds for every
+duration)::
+
+    syncapi.producer("ws://feed.example:8080/v1?ping_interval=10&reconnect=true")
+    syncapi.consumer("ws://0.0.0.0:8765/", max_message=1_048_576, idle_timeout=300)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import ConfigError
+from ..headers import HeaderPolicy
+
+__all__ = ["ConsumerOptions", "ProducerOptions"]
+
+_POLICIES = ("embed", "raise", "warn")
+
+
+def _check(owner: Any) -> None:
+    for name in ("timeout", "ping_timeout", "max_message", "max_pending"):
+        value = getattr(owner, name)
+        if value <= 0:
+            raise ConfigError(f"option {name!r} must be > 0, got {value!r}")
+    if owner.ping_interval is not None and owner.ping_interval <= 0:
+        raise ConfigError(
+            f"option 'ping_interval' must be > 0 or None (no pings), got {owner.ping_interval!r}"
+        )
+    if owner.headers not in _POLICIES:
+        raise ConfigError(
+            f"option 'headers' must be one of {', '.join(_POLICIES)}, got {owner.headers!r}"
+        )
+    protocols = owner.subprotocols
+    if isinstance(protocols, str):  # from a URL query: comma-separated
+        protocols = tuple(p.strip() for p in protocols.split(",") if p.strip())
+    protocols = tuple(protocols)
+    for name in protocols:
+        if not isinstance(name, str) or not name or any(c in name for c in ' ,;"\t\r\n'):
+            raise ConfigError(f"option 'subprotocols': {name!r} is not a valid subprotocol name")
+    object.__setattr__(owner, "subprotocols", protocols)
+
+
+@dataclass(frozen=True)
+class ProducerOptions:
+    """Options of a ``ws://`` :class:`~syncapi.ws.Producer` (each publisher is one
+    websocket-client connection)."""
+
+    connect_timeout: float = 10.0
+    """Seconds the TCP connection and the handshake may take."""
+    timeout: float = 30.0
+    """Seconds a ``send`` may block on a server that does not read; then the connection
+    is broken off (a frame may be half written) and ``send`` raises ``TimeoutError``."""
+    ping_interval: float | None = 20.0
+    """Send a ping after this many seconds without hearing from the server (``None``:
+    never ping, and never detect a dead server)."""
+    ping_timeout: float = 20.0
+    """A server that has not answered a ping within this many seconds is dead: the
+    connection is dropped (close code 1006) and the receive loop ends, or it
+    reconnects."""
+    max_message: int = 16 * 1024 * 1024
+    """Largest message in bytes, either way: a bigger ``send`` raises
+    ``MessageTooLarge``; a bigger message from the server closes the connection with
+    1009."""
+    max_pending: int = 1024
+    """Received messages that may wait for the receive loop; beyond it the connection
+    is not read until the loop catches up (the server's sends slow down)."""
+    headers: HeaderPolicy = "embed"
+    """What to do with headers and content type, which WebSocket cannot carry:
+    ``"embed"`` (the default; see :mod:`syncapi.ws.wire`), ``"raise"`` or ``"warn"``."""
+    reconnect: bool = False
+    """Dial again when the connection drops (not after the user's ``close()``): sends
+    wait for the new connection, and a send that failed half way is sent again on it.
+    Messages are not acknowledged in WebSocket, so one that the kernel took before the
+    drop may still be lost."""
+    reconnect_delay: float = 0.5
+    """Seconds before the first reconnect attempt; doubles after each failure."""
+    reconnect_max_delay: float = 10.0
+    """Longest wait between reconnect attempts."""
+    reconnect_attempts: int | None = None
+    """Give up after this many failed attempts in a row (``None``: never)."""
+    subprotocols: tuple[str, ...] = ()
+    """Subprotocols offered in the handshake (``Sec-WebSocket-Protocol``), in order of
+    preference; a URL query gives them comma-separated."""
+    handshake_headers: dict[str, str] | None = field(default=None, repr=False)  # may hold tokens
+    """HTTP headers sent with every handshake, e.g. ``{"Authorization": "Bearer ..."}``
+    (keyword only)."""
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.connect_timeout <= 0:
+            raise ConfigError(f"option 'connect_timeout' must be > 0, got {self.connect_timeout!r}")
+        if self.reconnect_delay <= 0 or self.reconnect_max_delay < self.reconnect_delay:
+            raise ConfigError(
+                "options 'reconnect_delay' and 'reconnect_max_delay' must be > 0, "
+                f"the first not above the second, got {self.reconnect_delay!r} and "
+                f"{self.reconnect_max_delay!r}"
+            )
+        if self.reconnect_attempts is not None and self.reconnect_attempts < 1:
+            raise ConfigError(
+                f"option 'reconnect_attempts' must be >= 1 or None, got {self.reconnect_attempts!r}"
+            )
+        for key, value in (self.handshake_headers or {}).items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise ConfigError(
+                    f"option 'handshake_headers': names and values must be str, got {key!r}: {value!r}"
+                )
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """Options of a ``ws://`` :class:`~syncapi.ws.Consumer` (a WSGI application that takes
+    WebSocket connections)."""
+
+    max_message: int = 16 * 1024 * 1024
+    """Largest message in bytes, either way: a client sending a bigger one is closed
+    with 1009 (read no further); a bigger ``send`` raises ``MessageTooLarge``."""
+    timeout: float = 30.0
+    """Seconds a ``send`` may block on a client that does not read; then the
+    connection is dropped and ``send`` raises ``TimeoutError``."""
+    ping_interval: float | None = 20.0
+    """Ping a client after this many seconds without hearing from it (``None``: never)."""
+    ping_timeout: float = 20.0
+    """A client that has not answered a ping within this many seconds is dead: its
+    connection is dropped (close code 1006 for the loop)."""
+    idle_timeout: float | None = None
+    """Close a connection (code 1001) after this many seconds without a message from
+    the client; pings and pongs do not count (``None``: never)."""
+    max_pending: int = 1024
+    """Messages of one connection (or of one route) that may wait for the receive
+    loop; beyond it the client is not read until the loop catches up."""
+    accept_backlog: int = 16
+    """Connections on a route that may wait for :meth:`~syncapi.ws.Consumer.accept`;
+    beyond it (and when nothing takes connections on the route) the handshake is
+    answered ``503``."""
+    close_timeout: float = 2.0
+    """Seconds a close waits for the peer's close frame before the socket is shut."""
+    headers: HeaderPolicy = "embed"
+    """The header policy of what the server sends (as for the producer)."""
+    subprotocols: tuple[str, ...] = ()
+    """Subprotocols the server speaks: the first the client offers from this list is
+    chosen (none chosen when nothing matches)."""
+
+    def __post_init__(self) -> None:
+        _check(self)
+        if self.idle_timeout is not None and self.idle_timeout <= 0:
+            raise ConfigError(
+                f"option 'idle_timeout' must be > 0 or None, got {self.idle_timeout!r}"
+            )
+        if self.accept_backlog < 0:
+            raise ConfigError(f"option 'accept_backlog' must be >= 0, got {self.accept_backlog!r}")
+        if self.close_timeout <= 0:
+            raise ConfigError(f"option 'close_timeout' must be > 0, got {self.close_timeout!r}")

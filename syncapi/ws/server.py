@@ -1,0 +1,537 @@
+"""The server side of ``ws://``: a WSGI application that takes WebSocket connections.
+
+A path is registered (a *route*, ``"chat/{room}"``) by one of three calls, each a way
+to handle the connections clients open on it:
+
+* :meth:`Consumer.subscriber` — one :class:`Subscriber` receives the messages of every
+  connection on the route (each envelope's ``connection`` answers its client; a
+  client's messages keep their order even with ``workers=N``). For servers with many
+  clients.
+* :meth:`Consumer.on_connect` — a handler is called, on a thread of its own, with each
+  new :class:`~syncapi.ws.Connection`; the connection closes when the handler returns.
+* :meth:`Consumer.accept` — wait for the next connection and get it (the seed's model:
+  a connection is a channel, ``Subscriber`` and ``Publisher`` in one).
+
+A new connection goes to a waiting ``accept`` first, else to the handler, else to the
+subscriber; with none of them (a route made by ``accept`` alone) it waits for the next
+``accept`` (up to ``accept_backlog`` connections). The handshake is answered:
+
+========================================  =============================================
+what the client asked                     the answer
+========================================  =============================================
+a path with no route                      404
+not a WebSocket upgrade                   426 with ``Upgrade: websocket``
+a WebSocket version other than 13         426 with ``Sec-WebSocket-Version: 13``
+a method other than the route's           405 with ``Allow`` (``GET``, or the
+                                          channel bindings' ``method``)
+a bad ``Sec-WebSocket-Key``, a required   400
+query parameter or header missing
+nothing takes connections on the route,   503 with ``Retry-After``
+the backlog is full, consumer closed
+the WSGI server gives no raw socket       501
+all is well                               101, and the connection is open
+========================================  =============================================
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wsproto.utilities import generate_accept_token
+
+from .. import core
+from ..channels import ChannelAddress, ChannelRouter
+from ..errors import ClosedError, ConfigError, TimeoutError
+from ..servers import ServerURL, resolve_options
+from .bindings import ChannelBindings
+from .client import check_bindings
+from .connection import Connection
+from .options import ConsumerOptions
+from .wire import CAPABILITIES, CloseCode, EnvelopeReader, Inbox
+
+__all__ = ["Consumer", "Subscriber"]
+
+_log = logging.getLogger("syncapi.ws")
+StartResponse = Callable[..., Any]
+Handler = Callable[[Connection], object]
+
+
+class Subscriber(core.Subscriber):
+    """A route's receiver: the messages of every connection on the route that no
+    ``accept`` or handler took, each with its :attr:`~syncapi.ws.EnvelopeReader.connection`.
+
+    With ``workers=N``, callbacks of different clients run in parallel and each client's
+    messages run one at a time, in order. Closing the subscriber closes its connections
+    (code 1001).
+    """
+
+    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
+    orders_by_connection = True
+
+    def __init__(self, route: _Route, channel: str) -> None:
+        super().__init__(channel, bindings=route.bindings)
+        self._route = route
+        self._inbox = Inbox(route.consumer._options.max_pending)
+
+    @property
+    def connections(self) -> list[Connection]:
+        """The open connections whose messages this subscriber receives."""
+        return [c for c in self._route.connections() if c._route_sub is self]
+
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        items = self._inbox.get(max_messages, timeout)
+        channel = self._channel
+        return [
+            EnvelopeReader(data, opcode, channel=channel, subscriber=self, connection=conn)
+            for data, opcode, conn in items
+        ]
+
+    def _interrupt(self) -> None:
+        self._inbox.wake()
+
+    def _close(self) -> None:
+        self._route.detach_subscriber(self)
+        self._inbox.finish()
+        conns = self.connections
+        for conn in conns:
+            conn._start_close(int(CloseCode.GOING_AWAY), "the receiver closed")
+        deadline = time.monotonic() + self._route.consumer._options.close_timeout
+        for conn in conns:
+            conn._wait_ended(deadline)
+        self._inbox.drop()
+
+
+class _Route:
+    """A registered path: who takes its connections, and the connections it has."""
+
+    def __init__(
+        self, consumer: Consumer, address: ChannelAddress, bindings: ChannelBindings | None
+    ) -> None:
+        self.consumer = consumer
+        self.address = address
+        self.bindings = bindings
+        self.method = (
+            bindings.method if bindings is not None and bindings.method else None
+        ) or "GET"
+        self.required_query = (
+            bindings.required_query() if bindings is not None and bindings.query else ()
+        )
+        self.required_headers = (
+            bindings.required_headers() if bindings is not None and bindings.headers else ()
+        )
+        self.subscriber: Subscriber | None = None
+        self.handler: Handler | None = None
+        self.accepting = False  # accept() was called: keep connections for it
+        self.waiters: collections.deque[list[Connection | None]] = collections.deque()
+        """Slots of the accept() calls waiting, oldest first; place() fills one."""
+        self.backlog: collections.deque[Connection] = collections.deque()
+        self._conns: set[Connection] = set()
+        self.lock = threading.Condition()
+
+    def connections(self) -> list[Connection]:
+        with self.lock:
+            return list(self._conns)
+
+    def detach_subscriber(self, sub: Subscriber) -> None:
+        with self.lock:
+            if self.subscriber is sub:
+                self.subscriber = None
+        self.consumer._drop_route_if_unused(self)
+
+    def unused(self) -> bool:
+        return self.subscriber is None and self.handler is None and not self.accepting
+
+    def place(self, conn: Connection) -> str:
+        """Give ``conn`` to its taker: ``"accept"``, ``"handler"``, ``"route"`` or
+        ``"backlog"``; ``""`` when nothing takes it (503)."""
+        with self.lock:
+            if self.waiters:
+                self.waiters.popleft()[0] = conn
+                self._conns.add(conn)
+                self.lock.notify_all()
+                return "accept"
+            if self.handler is not None:
+                self._conns.add(conn)
+                return "handler"
+            if self.subscriber is not None and not self.subscriber.closed:
+                conn._route_inbox = self.subscriber._inbox
+                conn._route_sub = self.subscriber
+                self._conns.add(conn)
+                return "route"
+            if self.accepting and len(self.backlog) < self.consumer._options.accept_backlog:
+                self.backlog.append(conn)
+                self._conns.add(conn)
+                return "backlog"
+            return ""
+
+    def take(self, timeout: float | None) -> Connection:
+        """The next connection (waiting up to ``timeout``)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        slot: list[Connection | None] = [None]
+        with self.lock:
+            while self.backlog:
+                waiting = self.backlog.popleft()
+                if waiting.connected:
+                    return waiting
+            self.waiters.append(slot)
+            while slot[0] is None:
+                if self.consumer.closed:
+                    self._withdraw(slot)
+                    raise ClosedError(f"{self.consumer!r} is closed")
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self._withdraw(slot)
+                    raise TimeoutError(
+                        f"no WebSocket connection on {self.address} within {timeout} s"
+                    )
+                self.lock.wait(0.25 if left is None else min(left, 0.25))
+            conn: Connection = slot[0]
+            return conn
+
+    def _withdraw(self, slot: list[Connection | None]) -> None:
+        with contextlib.suppress(ValueError):
+            self.waiters.remove(slot)
+
+    def forget(self, conn: Connection) -> None:
+        with self.lock:
+            self._conns.discard(conn)
+            with contextlib.suppress(ValueError):
+                self.backlog.remove(conn)
+
+
+class Consumer(core.Consumer):
+    """A WSGI application that takes WebSocket connections (see :mod:`syncapi.ws.server`).
+
+    ``ws://host:port/`` names where :meth:`serve` listens by default (no port: any free
+    one). Options: :class:`~syncapi.ws.ConsumerOptions`. Thread-safe. Closing it closes
+    every connection (code 1001), stops its servers and ends handler threads.
+
+    The server side needs the raw socket of the connection: werkzeug's server gives it
+    (:meth:`serve`, ``flask run``, a Flask app served by werkzeug with the consumer
+    mounted); servers that do not (gunicorn's sync workers, wsgiref) get ``501``.
+    """
+
+    scheme = "ws"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: ServerURL | str = "ws://127.0.0.1/", **options: Any) -> None:
+        super().__init__(url)
+        self._options: ConsumerOptions = resolve_options(ConsumerOptions, self._url.query, options)
+        self._router: ChannelRouter[_Route] = ChannelRouter()
+        self._routes_lock = threading.Lock()
+        self._servers: list[Any] = []
+        self._servers_lock = threading.Lock()
+        self._conns: set[Connection] = set()
+        self._handlers: set[threading.Thread] = set()
+        self._conns_lock = threading.Lock()
+
+    @property
+    def options(self) -> ConsumerOptions:
+        """The options in force."""
+        return self._options
+
+    @property
+    def connections(self) -> list[Connection]:
+        """Every open connection."""
+        with self._conns_lock:
+            return list(self._conns)
+
+    # -- routes ---------------------------------------------------------------------------
+    def _route(self, channel: str, bindings: Any, operation_bindings: Any = None) -> _Route:
+        """The route of ``channel``, made if new (bindings must then agree)."""
+        self._check_open()
+        channel_bindings = check_bindings(bindings, operation_bindings)
+        address = ChannelAddress.parse(channel.strip("/"))
+        with self._routes_lock:
+            for known, route in self._router.items():
+                if known == address:
+                    if channel_bindings is not None and channel_bindings != route.bindings:
+                        raise ConfigError(
+                            f"ws route {channel!r} is already registered with other bindings"
+                        )
+                    return route
+            route = _Route(self, address, channel_bindings)
+            self._router.add(address, route)
+            return route
+
+    def _drop_route_if_unused(self, route: _Route) -> None:
+        with self._routes_lock, route.lock:
+            if route.unused():
+                self._router.remove(route.address)
+
+    def _open_subscriber(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Subscriber:
+        if security is not None:
+            raise ConfigError("ws consumers do not check credentials; put that in your WSGI stack")
+        route = self._route(channel, bindings, operation_bindings)
+        with route.lock:
+            if route.subscriber is not None and not route.subscriber.closed:
+                raise ConfigError(f"ws route {channel!r} already has a subscriber")
+            sub = Subscriber(route, channel)
+            route.subscriber = sub
+        return sub
+
+    def on_connect(
+        self,
+        channel_name: str,
+        handler: Handler,
+        bindings: ChannelBindings | None = None,
+        *,
+        parameters: Mapping[str, object] | None = None,
+    ) -> None:
+        """Call ``handler(connection)`` on a new thread for each connection on
+        ``channel_name``; the connection is closed (1000) when the handler returns, with
+        1011 when it raises. The handler owns the connection: ``connection.receive(...)``
+        reads it, ``connection.send(...)`` answers.
+
+        Raises:
+            ConfigError: the route has a handler already, or other bindings.
+        """
+        if not callable(handler):
+            raise ConfigError(f"handler must be callable, got {handler!r}")
+        route = self._route(core._expand_channel(channel_name, parameters), bindings)
+        with route.lock:
+            if route.handler is not None:
+                raise ConfigError(f"ws route {channel_name!r} already has a handler")
+            route.handler = handler
+
+    def accept(
+        self,
+        channel_name: str,
+        bindings: ChannelBindings | None = None,
+        *,
+        timeout: float | None = None,
+        parameters: Mapping[str, object] | None = None,
+    ) -> Connection:
+        """Wait for the next connection on ``channel_name`` and return it (the route is
+        registered by the first call, and connections that come while nobody waits are
+        kept for the next call, up to ``accept_backlog``).
+
+        Raises:
+            TimeoutError: no connection within ``timeout`` seconds.
+            ClosedError: the consumer closed meanwhile.
+        """
+        core.check_timeout(timeout)
+        route = self._route(core._expand_channel(channel_name, parameters), bindings)
+        with route.lock:
+            route.accepting = True
+        return route.take(timeout)
+
+    # -- serving -----------------------------------------------------------------------------
+    def serve(self, host: str | None = None, port: int | None = None) -> Any:
+        """Serve this application on a threaded werkzeug server in a background thread.
+
+        Returns a :class:`~syncapi.wsgi.ServerHandle` (``port``, ``url`` as ``ws://...``,
+        ``stop()``, which also closes the connections it accepted); closing the
+        consumer stops it too.
+        """
+        from ..wsgi import ServerHandle
+
+        self._check_open()
+        address = self._url.hosts[0] if self._url.hosts else None
+        holder: list[Any] = []
+        handle = ServerHandle(
+            self,
+            host if host is not None else (address.host if address else "127.0.0.1"),
+            port if port is not None else ((address.port or 0) if address else 0),
+            logger="syncapi.ws",
+            scheme="ws",
+            on_stop=lambda: self._close_connections(str(holder[0].port)) if holder else None,
+        )
+        holder.append(handle)
+        with self._servers_lock:
+            self._servers.append(handle)
+        return handle
+
+    @property
+    def servers(self) -> list[Any]:
+        """The servers :meth:`serve` started and that still run."""
+        with self._servers_lock:
+            return [s for s in self._servers if s.running]
+
+    def _close_connections(self, server_port: str | None = None) -> None:
+        """Close (1001) every connection, or those of one server; wait for them together."""
+        conns = [c for c in self.connections if server_port is None or c.server_port == server_port]
+        for conn in conns:
+            conn._start_close(int(CloseCode.GOING_AWAY), "server shutting down")
+            conn._closing.set()
+            conn._inbox.finish()
+        deadline = time.monotonic() + self._options.close_timeout
+        for conn in conns:
+            conn._wait_ended(deadline)
+
+    def _close(self) -> None:
+        with self._servers_lock:
+            servers, self._servers = self._servers, []
+        for server in servers:
+            server.stop()
+        self._close_connections()
+        for route in [route for _, route in self._router.items()]:
+            with route.lock:
+                route.lock.notify_all()  # accept() waiters see the close
+        with self._conns_lock:
+            handlers = list(self._handlers)
+        for thread in handlers:
+            thread.join(self._options.close_timeout)
+
+    # -- WSGI --------------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI entry point: a WebSocket handshake, answered as the module says."""
+        request = Request(environ)
+        refused = self._check_handshake(request)
+        if isinstance(refused, WerkzeugResponse):
+            return refused(environ, start_response)
+        route, params, key = refused
+        sock = environ.get("werkzeug.socket")
+        if sock is None:
+            return _text(501, "this WSGI server gives no raw socket (werkzeug.socket)")(
+                environ, start_response
+            )
+        offered = [
+            p.strip()
+            for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
+            if p.strip()
+        ]
+        chosen = next((p for p in self._options.subprotocols if p in offered), None)
+        conn = Connection(
+            sock,
+            channel=request.path.strip("/") or "/",
+            bindings=route.bindings,
+            options=self._options,
+            path=request.path,
+            params=params,
+            query=dict(request.args.items()),
+            request_headers=list(request.headers.items()),
+            remote_addr=request.remote_addr,
+            subprotocol=chosen,
+            server_port=str(environ.get("SERVER_PORT", "")),
+        )
+        with self._conns_lock:
+            if self._closed:
+                return _text(503, "the consumer is closed", [("Retry-After", "1")])(
+                    environ, start_response
+                )
+            self._conns.add(conn)
+        # the connection must be known to its taker before the 101 lets the client talk
+        placed = route.place(conn)
+        if not placed:
+            with self._conns_lock:
+                self._conns.discard(conn)
+            return _text(
+                503, f"nothing takes connections on {request.path} now", [("Retry-After", "1")]
+            )(environ, start_response)
+        conn._on_end.append(self._ended)
+        conn._on_end.append(route.forget)
+        lines = [
+            "HTTP/1.1 101 Switching Protocols",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Accept: {generate_accept_token(key).decode('ascii')}",
+        ]
+        if chosen is not None:
+            lines.append(f"Sec-WebSocket-Protocol: {chosen}")
+        try:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        except OSError:
+            conn._close_code, conn._close_reason = int(CloseCode.ABNORMAL), "handshake not sent"
+            conn._ended.set()
+            conn._inbox.finish()
+            self._ended(conn)
+            route.forget(conn)
+            raise ConnectionError("the client left during the handshake") from None
+        if placed == "handler":
+            assert route.handler is not None
+            self._run_handler(route.handler, conn)
+        conn.serve()
+        # end the hijacked request: werkzeug takes this as a dropped connection and
+        # writes nothing more on the socket
+        raise ConnectionError("WebSocket connection closed")
+
+    def _ended(self, conn: Connection) -> None:
+        with self._conns_lock:
+            self._conns.discard(conn)
+
+    def _run_handler(self, handler: Handler, conn: Connection) -> None:
+        def run() -> None:
+            code, reason = int(CloseCode.NORMAL), ""
+            try:
+                handler(conn)
+            except Exception:
+                _log.exception("%r: the connection handler raised", conn)
+                code, reason = int(CloseCode.INTERNAL_ERROR), "server error"
+            finally:
+                try:
+                    conn.close(code=code, reason=reason)
+                finally:
+                    with self._conns_lock:
+                        self._handlers.discard(threading.current_thread())
+
+        thread = threading.Thread(target=run, name=f"syncapi-ws-handler-{conn.path}", daemon=True)
+        with self._conns_lock:
+            self._handlers.add(thread)
+        thread.start()
+
+    def _check_handshake(
+        self, request: Request
+    ) -> WerkzeugResponse | tuple[_Route, dict[str, str], bytes]:
+        if "\ufffd" in request.path:
+            return _text(400, "the path is not valid UTF-8 once decoded")
+        if self._closed:
+            return _text(503, "the consumer is closed", [("Retry-After", "1")])
+        found = self._router.resolve(request.path.strip("/"))
+        if found is None:
+            return _text(404, f"no WebSocket route for {request.path}")
+        route, params = found
+        upgrade = request.headers.get("Upgrade", "").lower()
+        connection = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
+        if upgrade != "websocket" or "upgrade" not in connection:
+            return _text(
+                426,
+                f"{request.path} takes WebSocket connections only",
+                [("Upgrade", "websocket"), ("Connection", "Upgrade")],
+            )
+        if request.method != route.method:
+            return _text(
+                405, f"{request.path} takes {route.method} handshakes", [("Allow", route.method)]
+            )
+        if request.headers.get("Sec-WebSocket-Version", "") != "13":
+            return _text(
+                426, "only WebSocket version 13 is spoken here", [("Sec-WebSocket-Version", "13")]
+            )
+        key = request.headers.get("Sec-WebSocket-Key", "").strip()
+        try:
+            valid = len(base64.b64decode(key, validate=True)) == 16
+        except (binascii.Error, ValueError):
+            valid = False
+        if not valid:
+            return _text(400, "Sec-WebSocket-Key is missing or not 16 bytes in base64")
+        missing = [name for name in route.required_query if name not in request.args]
+        if missing:
+            return _text(400, f"missing query parameter(s): {', '.join(missing)}")
+        absent = [name for name in route.required_headers if name not in request.headers]
+        if absent:
+            return _text(400, f"missing handshake header(s): {', '.join(absent)}")
+        return route, params, key.encode("ascii")
+
+
+def _text(status: int, detail: str, headers: Sequence[tuple[str, str]] = ()) -> WerkzeugResponse:
+    phrase = WerkzeugResponse(status=status).status
+    return WerkzeugResponse(
+        f"{phrase}: {detail}\n",
+        status=status,
+        headers=list(headers),
+        content_type="text/plain; charset=utf-8",
+    )
