@@ -24,6 +24,7 @@ BUILTIN_ENTRIES: dict[str, str] = {
     "kafka": "syncapi.bench.kafka",
     "amqp": "syncapi.bench.amqp",
     "http": "syncapi.bench.http",
+    "ws": "syncapi.bench.ws",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 

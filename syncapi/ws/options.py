@@ -31,10 +31,7 @@ def _check(owner: Any) -> None:
         raise ConfigError(
             f"option 'headers' must be one of {', '.join(_POLICIES)}, got {owner.headers!r}"
         )
-    protocols = owner.subprotocols
-    if isinstance(protocols, str):  # from a URL query: comma-separated
-        protocols = tuple(p.strip() for p in protocols.split(",") if p.strip())
-    protocols = tuple(protocols)
+    protocols = tuple(owner.subprotocols)
     for name in protocols:
         if not isinstance(name, str) or not name or any(c in name for c in ' ,;"\t\r\n'):
             raise ConfigError(f"option 'subprotocols': {name!r} is not a valid subprotocol name")

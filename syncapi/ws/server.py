@@ -11,6 +11,8 @@ to handle the connections clients open on it:
   new :class:`~syncapi.ws.Connection`; the connection closes when the handler returns.
 * :meth:`Consumer.accept` — wait for the next connection and get it (the seed's model:
   a connection is a channel, ``Subscriber`` and ``Publisher`` in one).
+  :meth:`Consumer.listen` registers the route beforehand, so that clients may connect
+  before the first ``accept``.
 
 A new connection goes to a waiting ``accept`` first, else to the handler, else to the
 subscriber; with none of them (a route made by ``accept`` alone) it waits for the next
@@ -307,6 +309,21 @@ class Consumer(core.Consumer):
             if route.handler is not None:
                 raise ConfigError(f"ws route {channel_name!r} already has a handler")
             route.handler = handler
+
+    def listen(
+        self,
+        channel_name: str,
+        bindings: ChannelBindings | None = None,
+        *,
+        parameters: Mapping[str, object] | None = None,
+    ) -> None:
+        """Take connections on ``channel_name`` for :meth:`accept`, from now on: those
+        that come before an ``accept`` call wait for it (up to ``accept_backlog``; more
+        are answered 503). :meth:`accept` listens by itself; call this first when
+        clients may connect before the first ``accept``."""
+        route = self._route(core._expand_channel(channel_name, parameters), bindings)
+        with route.lock:
+            route.accepting = True
 
     def accept(
         self,
