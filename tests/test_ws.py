@@ -146,7 +146,7 @@ def test_twenty_connections_a_thousand_messages_each_way(
     route.start(on_message, workers=4)
     pubs = [producer.publisher("many") for _ in range(conns)]
     client_got = [Got(expected=count) for _ in range(conns)]
-    for pub, got in zip(pubs, client_got):
+    for pub, got in zip(pubs, client_got, strict=True):
         pub.subscriber.start(got)
 
     def client(i: int) -> None:
@@ -163,7 +163,7 @@ def test_twenty_connections_a_thousand_messages_each_way(
             conn.send(f"s:{n}" if n % 2 else f"s:{n}".encode())
 
     senders = [threading.Thread(target=server, args=(c,)) for c in route.connections]
-    for t in senders + []:
+    for t in senders:
         t.start()
     for t in threads + senders:
         t.join(60)
@@ -587,7 +587,7 @@ def test_connect_errors(consumer: ws.Consumer, url: str) -> None:
         ws.Producer("ws://u:p@host:1/")
     with pytest.raises(ConfigError):
         ws.Producer("ws://127.0.0.1:1/", ping_interval=0)
-    with ws.Producer(url) as producer, pytest.raises(ConfigError, match="ws.ChannelBindings"):
+    with ws.Producer(url) as producer, pytest.raises(ConfigError, match=r"ws\.ChannelBindings"):
         producer.publisher("known", bindings=object())
 
 
