@@ -42,8 +42,13 @@ class RequestHandler(WSGIRequestHandler):
             self.logger.debug("%s %s %s %s", self.address_string(), self.requestline, code, size)
 
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's name
-        """werkzeug's other messages, on :attr:`logger` (errors stay errors)."""
-        level = logging.ERROR if type == "error" else logging.DEBUG
+        """werkzeug's other messages, on :attr:`logger`: server errors stay errors, a
+        client's bad request (``code 400, message ...``) is DEBUG, as scanners and
+        broken clients are routine on an open port."""
+        client_error = (
+            message.startswith("code %d") and args and isinstance(args[0], int) and args[0] < 500
+        )
+        level = logging.ERROR if type == "error" and not client_error else logging.DEBUG
         self.logger.log(level, "%s " + message, self.address_string(), *args)
 
 

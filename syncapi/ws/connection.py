@@ -232,9 +232,7 @@ class Connection(core.Subscriber):
             raise TimeoutError(f"{self._where}: another send held the connection for {lock_wait} s")
         try:
             with self._proto_lock:
-                if self._ws.state is not ConnectionState.OPEN:
-                    raise self._closed_error()
-                try:
+                try:  # wsproto refuses what the state forbids (data once a close began)
                     data = b"".join([self._ws.send(event) for event in events])
                 except LocalProtocolError as exc:
                     raise self._closed_error() from exc
@@ -402,8 +400,14 @@ class Connection(core.Subscriber):
             ping_sent = None
             with self._proto_lock:
                 self._ws.receive_data(data)
-                events = list(self._ws.events())
-            for event in events:
+                events = self._ws.events()
+            # one event at a time: each is handled (a ping answered) before the next
+            # frame is parsed (a close after it changes what may still be sent)
+            while True:
+                with self._proto_lock:
+                    event = next(events, None)
+                if event is None:
+                    break
                 if isinstance(event, (TextMessage, BytesMessage)):
                     parts.append(event.data)
                     size += len(event.data)
