@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -344,7 +346,9 @@ class Publisher(core.Publisher):
     # -- connecting -----------------------------------------------------------------------
     def _dial(self) -> websocket.WebSocket:
         opts = self._options
-        ws = websocket.WebSocket(enable_multithread=True, skip_utf8_validation=True)
+        ws = websocket.WebSocket(
+            enable_multithread=True, skip_utf8_validation=True, sslopt=self._producer._sslopt
+        )
         ws.lock = threading.RLock()  # type: ignore[assignment]  # the keepalive try-locks, then pings
         try:
             ws.connect(  # type: ignore[no-untyped-call]
@@ -593,6 +597,14 @@ class Producer(core.Producer):
             )
         host = self._url.hosts[0]
         self._base = f"{self._url.scheme}://{host}{self._url.raw_path.rstrip('/')}"
+        opts = self._options
+        self._sslopt: dict[str, Any] = {}
+        if not opts.verify:
+            self._sslopt = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        elif opts.ca_certs is not None:
+            if not os.path.isfile(opts.ca_certs):
+                raise ConfigError(f"option 'ca_certs': no file {opts.ca_certs!r}")
+            self._sslopt = {"ca_certs": opts.ca_certs}
         self._live: set[Publisher] = set()
         self._live_lock = threading.Lock()
         self._stop = threading.Event()

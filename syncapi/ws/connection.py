@@ -349,6 +349,7 @@ class Connection(core.Subscriber):
         sock.settimeout(opts.timeout)  # bounds sendall; reads wait in poll()
         poller = select.poll()
         poller.register(sock, select.POLLIN | select.POLLPRI)
+        pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's
         last_heard = last_message = time.monotonic()
         ping_sent: float | None = None
         parts: list[Any] = []
@@ -356,7 +357,10 @@ class Connection(core.Subscriber):
         while True:
             now = time.monotonic()
             wait = self._next_wake(now, last_heard, last_message, ping_sent)
-            ready = poller.poll(None if wait is None else max(0, int(wait * 1000) + 1))
+            if pending is not None and pending():
+                ready = [(0, select.POLLIN)]  # TLS: decrypted bytes wait that poll cannot see
+            else:
+                ready = poller.poll(None if wait is None else max(0, int(wait * 1000) + 1))
             now = time.monotonic()
             if not ready:
                 closing = self._closing_deadline

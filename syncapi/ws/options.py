@@ -76,6 +76,11 @@ class ProducerOptions:
     """Longest wait between reconnect attempts."""
     reconnect_attempts: int | None = None
     """Give up after this many failed attempts in a row (``None``: never)."""
+    verify: bool = True
+    """Check the server's TLS certificate and host name (``wss://``)."""
+    ca_certs: str | None = None
+    """A PEM file of the certificate authorities to trust for ``wss://`` (default: the
+    system's)."""
     subprotocols: tuple[str, ...] = ()
     """Subprotocols offered in the handshake (``Sec-WebSocket-Protocol``), in order of
     preference; a URL query gives them comma-separated."""

@@ -442,33 +442,38 @@ class Consumer(core.Consumer):
                     environ, start_response
                 )
             self._conns.add(conn)
-        # the connection must be known to its taker before the 101 lets the client talk
-        placed = route.place(conn)
-        if not placed:
-            with self._conns_lock:
-                self._conns.discard(conn)
-            return _text(
-                503, f"nothing takes connections on {request.path} now", [("Retry-After", "1")]
-            )(environ, start_response)
-        conn._on_end.append(self._ended)
-        conn._on_end.append(route.forget)
-        lines = [
-            "HTTP/1.1 101 Switching Protocols",
-            "Upgrade: websocket",
-            "Connection: Upgrade",
-            f"Sec-WebSocket-Accept: {generate_accept_token(key).decode('ascii')}",
-        ]
-        if chosen is not None:
-            lines.append(f"Sec-WebSocket-Protocol: {chosen}")
-        try:
-            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        except OSError:
-            conn._close_code, conn._close_reason = int(CloseCode.ABNORMAL), "handshake not sent"
-            conn._ended.set()
-            conn._inbox.finish()
-            self._ended(conn)
-            route.forget(conn)
-            raise ConnectionError("the client left during the handshake") from None
+        # the connection must be known to its taker before the 101 lets the client talk,
+        # and the taker must not send before the 101 is out: hold the write lock till then
+        with conn._write_lock:
+            placed = route.place(conn)
+            if not placed:
+                with self._conns_lock:
+                    self._conns.discard(conn)
+                return _text(
+                    503,
+                    f"nothing takes connections on {request.path} now",
+                    [("Retry-After", "1")],
+                )(environ, start_response)
+            conn._on_end.append(self._ended)
+            conn._on_end.append(route.forget)
+            lines = [
+                "HTTP/1.1 101 Switching Protocols",
+                "Upgrade: websocket",
+                "Connection: Upgrade",
+                f"Sec-WebSocket-Accept: {generate_accept_token(key).decode('ascii')}",
+            ]
+            if chosen is not None:
+                lines.append(f"Sec-WebSocket-Protocol: {chosen}")
+            try:
+                sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            except OSError:
+                conn._close_code = int(CloseCode.ABNORMAL)
+                conn._close_reason = "the client left during the handshake"
+                conn._ended.set()
+                conn._inbox.finish(conn._closed_error())
+                self._ended(conn)
+                route.forget(conn)
+                raise ConnectionError("the client left during the handshake") from None
         if placed == "handler":
             assert route.handler is not None
             self._run_handler(route.handler, conn)
