@@ -12,13 +12,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .errors import ConfigError, ConnectError
 
-__all__ = ["RequestHandler", "ServerHandle", "mount_in_flask", "request_handler_for", "wsgi_str"]
+__all__ = [
+    "RequestHandler",
+    "ServerHandle",
+    "Serving",
+    "mount_in_flask",
+    "request_handler_for",
+    "wsgi_str",
+]
 
 
 class RequestHandler(WSGIRequestHandler):
@@ -149,6 +156,68 @@ class ServerHandle:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"<syncapi.{self.scheme}.ServerHandle {self.url} {state}>"
+
+
+class Serving:
+    """Mixin of a consumer that is a WSGI application: :meth:`serve` runs it on a
+    threaded werkzeug server; :meth:`_stop_servers` (from the consumer's close) stops
+    them all. The consumer calls :meth:`_init_serving` in its ``__init__``."""
+
+    _url: Any
+    serving_scheme: str = "http"
+    """The URL scheme of the servers' ``url``."""
+    serving_logger: str = "syncapi.http"
+    """The logger of the servers' access log."""
+
+    def _init_serving(self) -> None:
+        self._servers: list[ServerHandle] = []
+        self._servers_lock = threading.Lock()
+
+    if TYPE_CHECKING:
+
+        def _check_open(self) -> None:
+            """The consumer's (:class:`syncapi.core.Closable`)."""
+
+    def serve(self, host: str | None = None, port: int | None = None) -> ServerHandle:
+        """Serve this application on a threaded werkzeug server in a background thread.
+
+        ``host`` and ``port`` default to the consumer URL's (no port there: any free
+        one). Returns a :class:`ServerHandle` with the bound ``port``, ``url`` and
+        ``stop()``; closing the consumer stops it too.
+
+        Raises:
+            ConnectError: the address is taken or not allowed.
+        """
+        self._check_open()
+        address = self._url.hosts[0] if self._url.hosts else None
+        holder: list[ServerHandle] = []
+        handle = ServerHandle(
+            self,  # type: ignore[arg-type]  # the consumer is the WSGI application
+            host if host is not None else (address.host if address else "127.0.0.1"),
+            port if port is not None else ((address.port or 0) if address else 0),
+            logger=self.serving_logger,
+            scheme=self.serving_scheme,
+            on_stop=lambda: self._server_stopped(holder[0]) if holder else None,
+        )
+        holder.append(handle)
+        with self._servers_lock:
+            self._servers.append(handle)
+        return handle
+
+    @property
+    def servers(self) -> list[ServerHandle]:
+        """The servers :meth:`serve` started and that still run."""
+        with self._servers_lock:
+            return [s for s in self._servers if s.running]
+
+    def _server_stopped(self, handle: ServerHandle) -> None:
+        """Hook: ``handle`` stopped accepting (``ws://`` closes its connections here)."""
+
+    def _stop_servers(self) -> None:
+        with self._servers_lock:
+            servers, self._servers = self._servers, []
+        for server in servers:
+            server.stop()
 
 
 def wsgi_str(text: str) -> str:

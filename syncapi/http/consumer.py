@@ -48,6 +48,7 @@ from ..channels import ChannelRouter
 from ..errors import ClosedError, ConfigError, DecodeError
 from ..headers import Headers
 from ..servers import ServerURL, resolve_options
+from ..wsgi import Serving
 from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .options import ConsumerOptions
 from .producer import check_bindings
@@ -397,7 +398,7 @@ def _text(status: int, detail: str, headers: Sequence[tuple[str, str]] = ()) -> 
     )
 
 
-class Consumer(core.Consumer):
+class Consumer(Serving, core.Consumer):
     """A WSGI application whose routes are :class:`Subscriber`\\ s.
 
     ``http://host:port/`` names where :meth:`serve` listens by default (no port: any
@@ -412,8 +413,7 @@ class Consumer(core.Consumer):
         super().__init__(url)
         self._options: ConsumerOptions = resolve_options(ConsumerOptions, self._url.query, options)
         self._router: ChannelRouter[Subscriber] = ChannelRouter()
-        self._servers: list[Any] = []
-        self._servers_lock = threading.Lock()
+        self._init_serving()
 
     @property
     def options(self) -> ConsumerOptions:
@@ -472,37 +472,8 @@ class Consumer(core.Consumer):
     def _remove(self, sub: Subscriber) -> None:
         self._router.remove(sub.channel.strip("/"))
 
-    # -- serving -----------------------------------------------------------------------------
-    def serve(self, host: str | None = None, port: int | None = None) -> Any:
-        """Serve this application on a threaded werkzeug server in a background thread.
-
-        Returns a :class:`~syncapi.http.server.ServerHandle` with the bound ``port``,
-        ``url`` and ``stop()``; closing the consumer stops it too.
-        """
-        from .server import ServerHandle
-
-        self._check_open()
-        address = self._url.hosts[0] if self._url.hosts else None
-        handle = ServerHandle(
-            self,
-            host if host is not None else (address.host if address else "127.0.0.1"),
-            port if port is not None else ((address.port or 0) if address else 0),
-        )
-        with self._servers_lock:
-            self._servers.append(handle)
-        return handle
-
-    @property
-    def servers(self) -> list[Any]:
-        """The servers :meth:`serve` started and that still run."""
-        with self._servers_lock:
-            return [s for s in self._servers if s.running]
-
     def _close(self) -> None:
-        with self._servers_lock:
-            servers, self._servers = self._servers, []
-        for server in servers:
-            server.stop()
+        self._stop_servers()
 
     # -- WSGI --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:

@@ -55,6 +55,7 @@ from .. import core
 from ..channels import ChannelAddress, ChannelRouter
 from ..errors import ClosedError, ConfigError, TimeoutError
 from ..servers import ServerURL, resolve_options
+from ..wsgi import Serving
 from .bindings import ChannelBindings
 from .client import check_bindings
 from .connection import Connection
@@ -213,7 +214,7 @@ class _Route:
                 self.backlog.remove(conn)
 
 
-class Consumer(core.Consumer):
+class Consumer(Serving, core.Consumer):
     """A WSGI application that takes WebSocket connections (see :mod:`syncapi.ws.server`).
 
     ``ws://host:port/`` names where :meth:`serve` listens by default (no port: any free
@@ -227,14 +228,15 @@ class Consumer(core.Consumer):
 
     scheme = "ws"
     capabilities = CAPABILITIES
+    serving_scheme = "ws"
+    serving_logger = "syncapi.ws"
 
     def __init__(self, url: ServerURL | str = "ws://127.0.0.1/", **options: Any) -> None:
         super().__init__(url)
         self._options: ConsumerOptions = resolve_options(ConsumerOptions, self._url.query, options)
         self._router: ChannelRouter[_Route] = ChannelRouter()
         self._routes_lock = threading.Lock()
-        self._servers: list[Any] = []
-        self._servers_lock = threading.Lock()
+        self._init_serving()
         self._conns: set[Connection] = set()
         self._handlers: set[threading.Thread] = set()
         self._conns_lock = threading.Lock()
@@ -348,36 +350,8 @@ class Consumer(core.Consumer):
         return route.take(timeout)
 
     # -- serving -----------------------------------------------------------------------------
-    def serve(self, host: str | None = None, port: int | None = None) -> Any:
-        """Serve this application on a threaded werkzeug server in a background thread.
-
-        Returns a :class:`~syncapi.wsgi.ServerHandle` (``port``, ``url`` as ``ws://...``,
-        ``stop()``, which also closes the connections it accepted); closing the
-        consumer stops it too.
-        """
-        from ..wsgi import ServerHandle
-
-        self._check_open()
-        address = self._url.hosts[0] if self._url.hosts else None
-        holder: list[Any] = []
-        handle = ServerHandle(
-            self,
-            host if host is not None else (address.host if address else "127.0.0.1"),
-            port if port is not None else ((address.port or 0) if address else 0),
-            logger="syncapi.ws",
-            scheme="ws",
-            on_stop=lambda: self._close_connections(str(holder[0].port)) if holder else None,
-        )
-        holder.append(handle)
-        with self._servers_lock:
-            self._servers.append(handle)
-        return handle
-
-    @property
-    def servers(self) -> list[Any]:
-        """The servers :meth:`serve` started and that still run."""
-        with self._servers_lock:
-            return [s for s in self._servers if s.running]
+    def _server_stopped(self, handle: Any) -> None:
+        self._close_connections(str(handle.port))
 
     def _close_connections(self, server_port: str | None = None) -> None:
         """Close (1001) every connection, or those of one server; wait for them together."""
@@ -391,10 +365,7 @@ class Consumer(core.Consumer):
             conn._wait_ended(deadline)
 
     def _close(self) -> None:
-        with self._servers_lock:
-            servers, self._servers = self._servers, []
-        for server in servers:
-            server.stop()
+        self._stop_servers()
         self._close_connections()
         for route in [route for _, route in self._router.items()]:
             with route.lock:
