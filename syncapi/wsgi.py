@@ -43,6 +43,11 @@ class RequestHandler(WSGIRequestHandler):
     logger: logging.Logger = logging.getLogger("syncapi.http")
     """Where the access log and werkzeug's messages go."""
 
+    def connection_dropped(self, error: BaseException, environ: Any = None) -> None:
+        """The application ended the request by raising ``ConnectionError`` (a WebSocket
+        it took over, or a client gone): read no further request from the socket."""
+        self.close_connection = True
+
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Log one request at DEBUG."""
         if self.logger.isEnabledFor(logging.DEBUG):

@@ -609,3 +609,112 @@ def test_objects_repr_and_properties(consumer: ws.Consumer, producer: ws.Produce
     assert wait_until(lambda: len(consumer.connections) == 1, 5)
     conn: Any = consumer.connections[0]
     assert "/r" in repr(conn) and conn.remote_addr == "127.0.0.1"
+
+
+# -- details a careful user would meet -----------------------------------------------------------
+def test_close_codes_are_checked(consumer: ws.Consumer, producer: ws.Producer) -> None:
+    consumer.listen("codes")
+    pub = producer.publisher("codes")
+    conn = consumer.accept("codes", timeout=5)
+    for bad in (999, 1005, 1006, 1015, 2000, 5000, True):
+        with pytest.raises(ConfigError, match="close code"):
+            pub.close(code=bad)
+        with pytest.raises(ConfigError, match="close code"):
+            conn.close(code=bad)
+    with pytest.raises(ConfigError, match="123"):
+        conn.close(reason="x" * 124)
+    assert pub.connected and conn.connected, "a refused close() closes nothing"
+    pub.close(code=3001, reason="app says bye")
+    assert wait_until(lambda: conn.close_code == 3001, 5)
+    assert conn.close_reason == "app says bye"
+
+
+def test_a_close_without_a_code_ends_the_loop_quietly(consumer: ws.Consumer, url: str) -> None:
+    """What a browser's ``ws.close()`` sends: a close frame with no code (1005)."""
+    import websocket
+
+    consumer.listen("nocode")
+    raw = websocket.create_connection(url + "/nocode")
+    conn = consumer.accept("nocode", timeout=5)
+    ended: list[object] = []
+    runner = threading.Thread(target=lambda: ended.append(conn.receive(lambda env: None)))
+    runner.start()
+    raw.send(b"", websocket.ABNF.OPCODE_CLOSE)
+    runner.join(5)
+    assert ended == [0], "1005 is a normal end"
+    assert conn.close_code == 1005
+    raw.shutdown()
+
+
+def test_send_timeout_bounds_a_blocked_write() -> None:
+    consumer = ws.Consumer(timeout=30)
+    server = consumer.serve()
+    with ws.Producer(server.url, max_pending=1) as producer:
+        consumer.listen("stuck")
+        producer.publisher("stuck")  # its reader stops at the first message: nobody receives
+        conn = consumer.accept("stuck", timeout=5)
+        chunk = b"c" * (1 << 20)
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            for _ in range(200):
+                conn.send(chunk, timeout=0.5)
+        assert time.monotonic() - started < 10, "timeout= did not bound the write"
+    consumer.close()
+
+
+def test_allowed_origins() -> None:
+    import websocket
+
+    consumer = ws.Consumer(allowed_origins=("https://app.example",))
+    server = consumer.serve()
+    consumer.subscriber("o")
+    with pytest.raises(websocket.WebSocketBadStatusException) as info:
+        websocket.create_connection(server.url + "/o", origin="https://evil.example")
+    assert info.value.status_code == 403
+    good = websocket.create_connection(server.url + "/o", origin="https://app.example")
+    anonymous = websocket.create_connection(server.url + "/o", suppress_origin=True)
+    assert good.connected and anonymous.connected
+    good.close()
+    anonymous.close()
+    consumer.close()
+
+
+def test_plain_policies_never_read_embedded_headers() -> None:
+    consumer = ws.Consumer(headers="warn")
+    server = consumer.serve()
+    got = Collector(expected=1)
+    consumer.subscriber("plain").start(got)
+    with ws.Producer(server.url, headers="raise") as producer:
+        pub = producer.publisher("plain")
+        looks_embedded = b"\x00SYH\x01\x00\x00\x00\x02{}payload"
+        pub.send(looks_embedded)
+        assert got.wait(5)
+        assert got.payloads == [looks_embedded] and got.items[0].headers == {}
+    consumer.close()
+
+
+def test_handshake_error_headers_ignore_case(consumer: ws.Consumer, producer: ws.Producer) -> None:
+    consumer.subscriber("posted", ws.ChannelBindings(method="POST"))
+    with pytest.raises(ws.HandshakeError) as info:
+        producer.publisher("posted")
+    assert info.value.status == 405
+    assert info.value.headers["Allow"] == info.value.headers["allow"] == "POST"
+
+
+def test_no_stray_request_after_closes(
+    consumer: ws.Consumer, producer: ws.Producer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Closing from either side leaves nothing on the socket that the WSGI server would
+    read as a new (bad) HTTP request."""
+    caplog.set_level("DEBUG", logger="syncapi.ws")
+    consumer.listen("tidy")
+    for i in range(10):
+        pub = producer.publisher("tidy")
+        conn = consumer.accept("tidy", timeout=5)
+        if i % 2:
+            pub.close()
+        else:
+            conn.close()
+        assert wait_until(lambda: conn.close_code is not None and not pub.connected, 5)
+    time.sleep(0.2)
+    assert not [r for r in caplog.records if "Bad request" in r.getMessage()]

@@ -33,6 +33,7 @@ from .bindings import ChannelBindings
 from .options import ProducerOptions
 from .wire import (
     CAPABILITIES,
+    NORMAL_CLOSES,
     CloseCode,
     ConnectionClosedError,
     EnvelopeReader,
@@ -40,6 +41,8 @@ from .wire import (
     HandshakeError,
     Inbox,
     Opcode,
+    check_close_code,
+    check_close_reason,
     deadline_left,
     encode,
 )
@@ -48,6 +51,7 @@ __all__ = ["ClientSubscriber", "Producer", "Publisher"]
 
 _log = logging.getLogger("syncapi.ws")
 _ABNF = websocket.ABNF
+_DATA = frozenset({_ABNF.OPCODE_TEXT, _ABNF.OPCODE_BINARY, _ABNF.OPCODE_CONT})
 
 
 def check_bindings(bindings: object, operation_bindings: object) -> ChannelBindings | None:
@@ -107,8 +111,11 @@ class ClientSubscriber(core.Subscriber):
         items = self._inbox.get(max_messages, timeout)
         pub = self._publisher
         channel = self._channel
+        embedded = pub._options.headers == "embed"
         return [
-            EnvelopeReader(data, opcode, channel=channel, subscriber=self, connection=pub)
+            EnvelopeReader(
+                data, opcode, channel=channel, subscriber=self, connection=pub, embedded=embedded
+            )
             for data, opcode in items
         ]
 
@@ -227,7 +234,12 @@ class Publisher(core.Publisher):
     def connected(self) -> bool:
         """Whether the connection is open now."""
         with self._cond:
-            return self._ws is not None and self._ended is None and not self._ending
+            return (
+                self._ws is not None
+                and self._ended is None
+                and not self._ending
+                and not self._dead_reason  # broken off, the reader has not noticed yet
+            )
 
     @property
     def close_code(self) -> int | None:
@@ -249,7 +261,14 @@ class Publisher(core.Publisher):
     def close(self, *, code: int = 1000, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason`` (waiting briefly for the
         server's answer), end the reader thread and close :attr:`subscriber`.
-        Idempotent, thread-safe."""
+        Idempotent, thread-safe.
+
+        Raises:
+            ConfigError: a code an endpoint may not send (1005, 1006...) or a reason
+                over 123 bytes.
+        """
+        check_close_code(code)
+        check_close_reason(reason)
         with self._close_lock:
             if self._closed:
                 return
@@ -270,33 +289,47 @@ class Publisher(core.Publisher):
                     [(e, "not sent") for e in envelopes],
                 )
             frames.append((data, int(opcode)))
+        custom = timeout is not None
         deadline = time.monotonic() + (opts.timeout if timeout is None else timeout)
         for i, (data, kind) in enumerate(frames):
             try:
-                self._write(data, kind, deadline)
+                self._write(data, kind, deadline, custom)
             except (ConnectionClosedError, TimeoutError) as exc:
                 failed = [(env, "not sent") for env in envelopes[i:]]
                 exc.failures = failed  # type: ignore[union-attr]
                 raise
 
-    def _write(self, data: bytes, opcode: int, deadline: float) -> None:
+    def _write(self, data: bytes, opcode: int, deadline: float, custom: bool) -> None:
+        """Write one frame whole by ``deadline`` (``custom``: the caller's ``timeout=``,
+        else the ``timeout`` option, which is the socket's own)."""
+        opts = self._options
         while True:
             ws, generation = self._current(deadline)
+            left = deadline - time.monotonic()
+            if left <= 0 or not ws.lock.acquire(timeout=left):
+                raise TimeoutError(f"{self._where}: the connection was busy with other sends")
             try:
+                if custom:
+                    ws.settimeout(max(0.001, deadline - time.monotonic()))
                 ws.send(data, opcode)
                 return
             except websocket.WebSocketTimeoutException as exc:
-                self._break(ws, f"a send blocked longer than {self._options.timeout} s")
+                waited = f"{deadline - time.monotonic() + (left if custom else opts.timeout):.3g}"
+                self._break(ws, f"a send blocked longer than {waited} s")
                 raise TimeoutError(
-                    f"{self._where}: the server read nothing for {self._options.timeout} s; "
-                    "the connection was dropped"
+                    f"{self._where}: the server read nothing for {waited} s; "
+                    "the connection was dropped (a frame may be half written)"
                 ) from exc
             except (websocket.WebSocketException, OSError) as exc:
                 self._break(ws, f"send failed: {exc}")
-                if not self._options.reconnect:
+                if not opts.reconnect:
                     self._wait_ended(generation, deadline)
                     raise self._closed_error("send failed") from exc
                 # not written whole, so not delivered: send it again on the new connection
+            finally:
+                if custom:
+                    ws.settimeout(opts.timeout)
+                ws.lock.release()
 
     def _current(self, deadline: float) -> tuple[websocket.WebSocket, int]:
         """The open connection, waiting for a reconnect up to ``deadline``."""
@@ -447,57 +480,86 @@ class Publisher(core.Publisher):
                 self._cond.notify_all()
             if ending:
                 return
-            if code not in (1000, 1001):
+            if code not in NORMAL_CLOSES:
                 _log.warning("%s: connection closed: %d %s", self._where, code, reason)
             if not self._options.reconnect or not self._redial():
                 if self._ended is None:
+                    how = (
+                        "closed by the server" if code != CloseCode.ABNORMAL else "connection lost"
+                    )
                     self._end(
-                        ConnectionClosedError(
-                            f"closed by the server: {code} {reason}".strip(), code, reason
-                        )
+                        ConnectionClosedError(f"{how}: {code} {reason}".strip(), code, reason)
                     )
                 return
 
     def _read(self, ws: websocket.WebSocket) -> tuple[int, str]:
-        """Read frames until the connection ends; return its close code and reason."""
+        """Read frames until the connection ends; return its close code and reason.
+
+        Frames are taken one by one (``recv_frame``) rather than through
+        websocket-client's ``recv_data_frame``, which answers *every* close frame, the
+        answer to our own close included (a stray frame the server would read as a new
+        HTTP request), and assembles fragments without a size limit.
+        """
         opts = self._options
         inbox = self._subscriber._inbox
+        limit = opts.max_message
+        parts: list[bytes] = []
+        kind = 0  # the opcode of the message being assembled, 0 between messages
+        size = 0
         while True:
             try:
-                opcode, frame = ws.recv_data_frame(True)
+                frame = ws.recv_frame()  # type: ignore[no-untyped-call]
             except websocket.WebSocketTimeoutException:
                 continue  # the socket's timeout is for sends; reading just goes on
-            except websocket.WebSocketPayloadException as exc:
-                return self._fail(ws, CloseCode.INVALID_DATA, f"invalid frame: {exc}")
             except websocket.WebSocketProtocolException as exc:
                 return self._fail(ws, CloseCode.PROTOCOL_ERROR, f"protocol error: {exc}")
-            except (websocket.WebSocketException, OSError, AttributeError) as exc:
+            except (websocket.WebSocketException, OSError, AttributeError, ValueError) as exc:
                 if self._ending:
                     return int(CloseCode.NORMAL), ""
                 return int(CloseCode.ABNORMAL), self._dead_reason or f"connection lost: {exc}"
             self._last_heard = time.monotonic()
-            if opcode == _ABNF.OPCODE_TEXT or opcode == _ABNF.OPCODE_BINARY:
-                data = frame.data
-                if len(data) > opts.max_message:
+            opcode = frame.opcode
+            if opcode in _DATA:
+                if (opcode == _ABNF.OPCODE_CONT) != bool(kind):
+                    return self._fail(
+                        ws, CloseCode.PROTOCOL_ERROR, "protocol error: unexpected continuation"
+                    )
+                if opcode != _ABNF.OPCODE_CONT:
+                    kind = opcode
+                parts.append(frame.data)
+                size += len(frame.data)
+                if size > limit:
                     return self._fail(
                         ws,
                         CloseCode.MESSAGE_TOO_BIG,
-                        f"a {len(data)}-byte message is over max_message ({opts.max_message})",
+                        f"a message of more than {limit} bytes (max_message)",
                     )
-                if opcode == _ABNF.OPCODE_TEXT:
+                if not frame.fin:
+                    continue
+                data = parts[0] if len(parts) == 1 else b"".join(parts)
+                parts, size = [], 0
+                if kind == _ABNF.OPCODE_TEXT:
                     try:
                         data.decode("utf-8")
                     except UnicodeDecodeError:
                         return self._fail(ws, CloseCode.INVALID_DATA, "a text message is not UTF-8")
-                    kind = Opcode.TEXT
+                    item = (data, Opcode.TEXT)
                 else:
-                    kind = Opcode.BINARY
-                if not inbox.put((data, kind)):
+                    item = (data, Opcode.BINARY)
+                kind = 0
+                if not inbox.put(item):
                     if self._ending:
                         return int(CloseCode.NORMAL), ""
                     _log.warning("%s: a message arrived after the subscriber closed", self._where)
             elif opcode == _ABNF.OPCODE_CLOSE:
-                return close_payload(frame.data)
+                code, reason = close_payload(frame.data)
+                if not self._ending:  # the server closes: answer with its code
+                    with contextlib.suppress(websocket.WebSocketException, OSError):
+                        ws.send(frame.data[:2], _ABNF.OPCODE_CLOSE)
+                return code, reason
+            elif opcode == _ABNF.OPCODE_PING:
+                with contextlib.suppress(websocket.WebSocketException, OSError):
+                    ws.pong(frame.data)
             elif opcode == _ABNF.OPCODE_PONG:
                 self._ping_sent = None
 

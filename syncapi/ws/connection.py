@@ -35,12 +35,15 @@ from .. import core
 from ..errors import ClosedError, ConfigError, MessageTooLarge, TimeoutError
 from .options import ConsumerOptions
 from .wire import (
+    NORMAL_CLOSES,
     CloseCode,
     ConnectionClosedError,
     EnvelopeReader,
     EnvelopeWriter,
     Inbox,
     Opcode,
+    check_close_code,
+    check_close_reason,
     encode,
 )
 
@@ -197,7 +200,14 @@ class Connection(core.Subscriber):
     def close(self, timeout: float | None = 10.0, *, code: int = 1000, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason``: stop its receive loops
         (running callbacks may finish within ``timeout``), send the close frame and wait
-        up to the ``close_timeout`` option for the client's answer. Idempotent."""
+        up to the ``close_timeout`` option for the client's answer. Idempotent.
+
+        Raises:
+            ConfigError: a code an endpoint may not send (1005, 1006...) or a reason
+                over 123 bytes.
+        """
+        check_close_code(code)
+        check_close_reason(reason)
         self._start_close(code, reason)
         super().close(timeout)
 
@@ -226,10 +236,12 @@ class Connection(core.Subscriber):
             raise
 
     def _write(self, events: Sequence[Event], timeout: float | None = None) -> None:
-        """Frame ``events`` and write them whole (raises ConnectionClosedError)."""
-        lock_wait = self._options.timeout if timeout is None else timeout
-        if not self._write_lock.acquire(timeout=lock_wait):
-            raise TimeoutError(f"{self._where}: another send held the connection for {lock_wait} s")
+        """Frame ``events`` and write them whole within ``timeout`` (default: the
+        ``timeout`` option); raises ConnectionClosedError or TimeoutError."""
+        limit = self._options.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        if not self._write_lock.acquire(timeout=limit):
+            raise TimeoutError(f"{self._where}: other sends held the connection for {limit} s")
         try:
             with self._proto_lock:
                 try:  # wsproto refuses what the state forbids (data once a close began)
@@ -237,12 +249,13 @@ class Connection(core.Subscriber):
                 except LocalProtocolError as exc:
                     raise self._closed_error() from exc
             try:
+                self._sock.settimeout(max(0.001, deadline - time.monotonic()))
                 self._sock.sendall(data)
-            except builtins.TimeoutError as exc:
-                self._drop(f"the client read nothing for {self._options.timeout} s")
+            except builtins.TimeoutError as exc:  # the socket's timeout
+                self._drop(f"the client read nothing for {limit} s")
                 raise TimeoutError(
-                    f"{self._where}: the client read nothing for {self._options.timeout} s; "
-                    "the connection was dropped"
+                    f"{self._where}: the client read nothing for {limit} s; "
+                    "the connection was dropped (a frame may be half written)"
                 ) from exc
             except OSError as exc:
                 self._drop(f"send failed: {exc}")
@@ -309,8 +322,11 @@ class Connection(core.Subscriber):
             raise ClosedError(f"{self!r} is closed")
         items = self._inbox.get(max_messages, timeout)
         channel = self._channel
+        embedded = self._options.headers == "embed"
         return [
-            EnvelopeReader(data, opcode, channel=channel, subscriber=self, connection=self)
+            EnvelopeReader(
+                data, opcode, channel=channel, subscriber=self, connection=self, embedded=embedded
+            )
             for data, opcode, _ in items
         ]
 
@@ -334,7 +350,7 @@ class Connection(core.Subscriber):
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
         self._ended.set()
-        normal = self._close_code in (CloseCode.NORMAL, CloseCode.GOING_AWAY)
+        normal = self._close_code in NORMAL_CLOSES
         error = None if normal else self._closed_error()
         self._inbox.finish(error)
         for callback in self._on_end:
@@ -468,6 +484,15 @@ class Connection(core.Subscriber):
         self._send_control(CloseConnection(code=code, reason=reason[:120]))
         self._linger = True
         return code, reason
+
+    def _discard_unread(self) -> None:
+        """Read away what came after the end (a client's stray frame): the WSGI server
+        reads the socket again once the application returns, and would take it for an
+        HTTP request."""
+        with contextlib.suppress(OSError):
+            self._sock.setblocking(False)
+            while self._sock.recv(_READ_SIZE):
+                pass
 
     def _drain(self) -> None:
         """Read and drop what the client still sends, until it closes or ``close_timeout``:

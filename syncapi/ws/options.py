@@ -46,8 +46,9 @@ class ProducerOptions:
     connect_timeout: float = 10.0
     """Seconds the TCP connection and the handshake may take."""
     timeout: float = 30.0
-    """Seconds a ``send`` may block on a server that does not read; then the connection
-    is broken off (a frame may be half written) and ``send`` raises ``TimeoutError``."""
+    """Seconds a ``send`` called without ``timeout=`` may block on a server that does not
+    read; then the connection is broken off (a frame may be half written) and ``send``
+    raises ``TimeoutError``."""
     ping_interval: float | None = 20.0
     """Send a ping after this many seconds without hearing from the server (``None``:
     never ping, and never detect a dead server)."""
@@ -64,7 +65,9 @@ class ProducerOptions:
     is not read until the loop catches up (the server's sends slow down)."""
     headers: HeaderPolicy = "embed"
     """What to do with headers and content type, which WebSocket cannot carry:
-    ``"embed"`` (the default; see :mod:`syncapi.ws.wire`), ``"raise"`` or ``"warn"``."""
+    ``"embed"`` (the default; see :mod:`syncapi.ws.wire`), ``"raise"`` or ``"warn"``.
+    With ``"raise"`` and ``"warn"`` the connection is plain WebSocket both ways: what
+    comes in is never read as embedded headers either."""
     reconnect: bool = False
     """Dial again when the connection drops (not after the user's ``close()``): sends
     wait for the new connection, and a send that failed half way is sent again on it.
@@ -82,8 +85,9 @@ class ProducerOptions:
     """A PEM file of the certificate authorities to trust for ``wss://`` (default: the
     system's)."""
     subprotocols: tuple[str, ...] = ()
-    """Subprotocols offered in the handshake (``Sec-WebSocket-Protocol``), in order of
-    preference; a URL query gives them comma-separated."""
+    """Subprotocols offered in the handshake (``Sec-WebSocket-Protocol``); the server
+    chooses one (:attr:`~syncapi.ws.Publisher.subprotocol`). A URL query gives them
+    comma-separated."""
     handshake_headers: dict[str, str] | None = field(default=None, repr=False)  # may hold tokens
     """HTTP headers sent with every handshake, e.g. ``{"Authorization": "Bearer ..."}``
     (keyword only)."""
@@ -118,8 +122,8 @@ class ConsumerOptions:
     """Largest message in bytes, either way: a client sending a bigger one is closed
     with 1009 (read no further); a bigger ``send`` raises ``MessageTooLarge``."""
     timeout: float = 30.0
-    """Seconds a ``send`` may block on a client that does not read; then the
-    connection is dropped and ``send`` raises ``TimeoutError``."""
+    """Seconds a ``send`` called without ``timeout=`` may block on a client that does
+    not read; then the connection is dropped and ``send`` raises ``TimeoutError``."""
     ping_interval: float | None = 20.0
     """Ping a client after this many seconds without hearing from it (``None``: never)."""
     ping_timeout: float = 20.0
@@ -138,7 +142,13 @@ class ConsumerOptions:
     close_timeout: float = 2.0
     """Seconds a close waits for the peer's close frame before the socket is shut."""
     headers: HeaderPolicy = "embed"
-    """The header policy of what the server sends (as for the producer)."""
+    """The header policy of the server's connections (as for the producer: with
+    ``"raise"`` or ``"warn"`` they are plain WebSocket both ways)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (``https://app.example``) whose pages may connect: a handshake
+    whose ``Origin`` header names another one is answered ``403``. Browsers always send
+    ``Origin``; other clients may not, and are let in. Empty (the default): any origin.
+    Set it when browsers connect and the server trusts their cookies."""
     subprotocols: tuple[str, ...] = ()
     """Subprotocols the server speaks: the first the client offers from this list is
     chosen (none chosen when nothing matches)."""

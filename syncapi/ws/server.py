@@ -28,6 +28,7 @@ a method other than the route's           405 with ``Allow`` (``GET``, or the
                                           channel bindings' ``method``)
 a bad ``Sec-WebSocket-Key``, a required   400
 query parameter or header missing
+an ``Origin`` not in ``allowed_origins``  403
 nothing takes connections on the route,   503 with ``Retry-After``
 the backlog is full, consumer closed
 the WSGI server gives no raw socket       501
@@ -96,8 +97,11 @@ class Subscriber(core.Subscriber):
             raise ClosedError(f"{self!r} is closed")
         items = self._inbox.get(max_messages, timeout)
         channel = self._channel
+        embedded = self._route.consumer._options.headers == "embed"
         return [
-            EnvelopeReader(data, opcode, channel=channel, subscriber=self, connection=conn)
+            EnvelopeReader(
+                data, opcode, channel=channel, subscriber=self, connection=conn, embedded=embedded
+            )
             for data, opcode, conn in items
         ]
 
@@ -108,8 +112,9 @@ class Subscriber(core.Subscriber):
         self._route.detach_subscriber(self)
         self._inbox.finish()
         conns = self.connections
+        why = "server shutting down" if self._route.consumer.closed else "the receiver closed"
         for conn in conns:
-            conn._start_close(int(CloseCode.GOING_AWAY), "the receiver closed")
+            conn._start_close(int(CloseCode.GOING_AWAY), why)
         deadline = time.monotonic() + self._route.consumer._options.close_timeout
         for conn in conns:
             conn._wait_ended(deadline)
@@ -496,6 +501,10 @@ class Consumer(Serving, core.Consumer):
                 f"{request.path} takes WebSocket connections only",
                 [("Upgrade", "websocket"), ("Connection", "Upgrade")],
             )
+        origin = request.headers.get("Origin")
+        allowed = self._options.allowed_origins
+        if allowed and origin is not None and origin not in allowed:
+            return _text(403, f"origin {origin!r} may not connect here")
         if request.method != route.method:
             return _text(
                 405, f"{request.path} takes {route.method} handshakes", [("Allow", route.method)]

@@ -15,7 +15,10 @@ A WebSocket message is text (UTF-8) or binary, and has no headers. syncapi maps 
   be misread.) ``"raise"`` refuses such envelopes, ``"warn"`` drops the headers with
   one warning per publisher.
 
-Receivers look for the embed framing in binary messages only.
+Receivers look for the embed framing in binary messages only, and only under the
+``"embed"`` policy: with ``"raise"`` or ``"warn"`` a connection is plain WebSocket both
+ways, so a binary message from a foreign peer that happens to start with the magic
+bytes is taken as it is.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import threading
 import time
 from collections.abc import Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+
+from werkzeug.datastructures import Headers as WerkzeugHeaders
 
 from .. import core
 from ..errors import ConfigError, ConnectError, DecodeError, ReceiveError, SendError
@@ -114,10 +119,41 @@ class CloseCode(enum.IntEnum):
     MESSAGE_TOO_BIG = 1009
     """A message was larger than ``max_message``."""
     INTERNAL_ERROR = 1011
-    """The endpoint failed (or the peer stopped answering pings)."""
+    """The endpoint failed (a connection handler raised)."""
 
 
-_NORMAL_CLOSES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY})
+NORMAL_CLOSES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY, CloseCode.NO_STATUS})
+"""Close codes that end a receive loop quietly: a normal close, going away, and a close
+frame without a code (what a browser's ``close()`` sends)."""
+
+
+def check_close_code(code: object) -> int:
+    """``code`` if an endpoint may send it (1000-1003, 1007-1014, 3000-4999).
+
+    Raises:
+        ConfigError: a code that never goes on the wire (1005, 1006, 1015) or is
+            reserved or out of range.
+    """
+    if (
+        isinstance(code, int)
+        and not isinstance(code, bool)
+        and (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999)
+    ):
+        return code
+    raise ConfigError(
+        f"close code must be 1000-1003, 1007-1014 or 3000-4999 (RFC 6455 7.4), got {code!r}"
+    )
+
+
+def check_close_reason(reason: object) -> str:
+    """``reason`` if it fits a close frame (at most 123 bytes of UTF-8).
+
+    Raises:
+        ConfigError: not a str, or too long.
+    """
+    if not isinstance(reason, str) or len(reason.encode("utf-8")) > 123:
+        raise ConfigError(f"close reason must be a str of at most 123 UTF-8 bytes, got {reason!r}")
+    return reason
 
 
 class HandshakeError(ConnectError):
@@ -126,14 +162,14 @@ class HandshakeError(ConnectError):
     Attributes:
         status: the HTTP status (404 unknown path, 405 wrong method, 400 a missing query
             parameter or header...).
-        headers: the response's headers.
+        headers: the response's headers (names in any letter case).
         body: the response's body (what the server said was wrong).
     """
 
     def __init__(self, message: str, status: int, headers: Mapping[str, str], body: bytes) -> None:
         super().__init__(message)
         self.status = status
-        self.headers = dict(headers)
+        self.headers = WerkzeugHeaders(list(headers.items()))
         self.body = body
 
 
@@ -141,8 +177,8 @@ class ConnectionClosedError(SendError, ReceiveError):
     """The WebSocket connection is closed: a ``send`` on it, or a receive loop that was
     reading it, fails with this.
 
-    A receive loop ends *quietly* (no error) when the peer closed normally (code 1000
-    or 1001); any other close ends it with this error.
+    A receive loop ends *quietly* (no error) when the peer closed normally (code 1000,
+    1001, or a close frame without a code); any other close ends it with this error.
 
     Attributes:
         code: the close code (:class:`CloseCode`; ``1006`` when the connection broke
@@ -163,8 +199,8 @@ class ConnectionClosedError(SendError, ReceiveError):
 
     @property
     def normal(self) -> bool:
-        """Whether the close was normal (code 1000 or 1001)."""
-        return self.code in _NORMAL_CLOSES
+        """Whether the close was normal (code 1000, 1001, or none given: 1005)."""
+        return self.code in NORMAL_CLOSES
 
 
 class EnvelopeWriter(core.EnvelopeWriter):
@@ -259,12 +295,14 @@ class EnvelopeReader(core.EnvelopeReader):
         channel: str,
         subscriber: core.Subscriber,
         connection: Any,
+        embedded: bool = True,
     ) -> None:
         super().__init__(payload, channel=channel, subscriber=subscriber)
         self._opcode = opcode
         self._connection = connection
-        # a binary message may carry embedded headers: decoded on first use
-        self._decoded = opcode is Opcode.TEXT or not is_embedded(payload)
+        # a binary message may carry embedded headers (when the header policy embeds):
+        # decoded on first use
+        self._decoded = not embedded or opcode is Opcode.TEXT or not is_embedded(payload)
 
     def _decode(self) -> None:
         self._decoded = True
