@@ -715,6 +715,9 @@ def test_no_stray_request_after_closes(
             pub.close()
         else:
             conn.close()
-        assert wait_until(lambda: conn.close_code is not None and not pub.connected, 5)
+        assert wait_until(
+            lambda c=conn, p=pub: c.close_code is not None and not p.connected,  # type: ignore[misc]
+            5,
+        )
     time.sleep(0.2)
     assert not [r for r in caplog.records if "Bad request" in r.getMessage()]

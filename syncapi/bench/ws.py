@@ -22,8 +22,9 @@ binary messages of ``size`` bytes each, on one connection:
    * baseline: the raw server's connection, ``wsproto`` framing each
      ``BytesMessage(data=payload)`` and ``sock.sendall`` writing it, from the bench's
      thread; on the client, a thread in a websocket-client ``ws.recv()`` loop counting;
-   * syncapi: ``consumer.accept("bench2")`` and ``connection.send(payload)`` per
-     message, from the bench's thread; on the client, the publisher's receive loop
+   * syncapi: ``consumer.listen("bench2")`` before the client dials, then
+     ``consumer.accept("bench2")`` and ``connection.send(payload)`` per message, from
+     the bench's thread; on the client, the publisher's receive loop
      ``publisher.subscriber.start(callback)``, the callback counting.
 
 What is timed: from the first send, on the sending thread, to the moment the receiving
@@ -224,7 +225,7 @@ class RawConnection:
 
         sock, ws = self._sock, self._ws
         counter: Counter | None = None
-        parts: list[bytes] = []
+        parts: list[bytes | bytearray] = []
         try:
             while True:
                 data = sock.recv(READ_SIZE)
@@ -530,7 +531,6 @@ def measure_syncapi(params: Params) -> Measured:
     fresh ``consumer.serve()``, with the receivers' counts (not verified: see
     :meth:`Measured.verify`)."""
     from .. import ws
-    from ..errors import TimeoutError as SyncapiTimeout
 
     payload, n = params.payload(), params.messages
     forth, back = Counter(n, params.size), Counter(n, params.size)
@@ -538,10 +538,7 @@ def measure_syncapi(params: Params) -> Measured:
     try:
         subscriber = consumer.subscriber(CHANNEL)
         worker = subscriber.start(_syncapi_counting(forth))
-        # register the accept route now (a connection that comes before the accept()
-        # below waits in the route's backlog): nobody is connected, so this times out
-        with contextlib.suppress(SyncapiTimeout):
-            consumer.accept(CHANNEL_BACK, timeout=0)
+        consumer.listen(CHANNEL_BACK)  # the client may dial before accept() below
         server = consumer.serve()
         with ws.Producer(server.url) as producer:
             try:
