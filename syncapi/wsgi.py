@@ -180,6 +180,10 @@ class Serving:
 
     if TYPE_CHECKING:
 
+        @property
+        def closed(self) -> bool:
+            """The consumer's (:class:`syncapi.core.Closable`)."""
+
         def _check_open(self) -> None:
             """The consumer's (:class:`syncapi.core.Closable`)."""
 
@@ -207,6 +211,11 @@ class Serving:
         holder.append(handle)
         with self._servers_lock:
             self._servers.append(handle)
+        if self.closed:  # closed while the server started: it must not outlive it
+            self._stop_servers()
+            from .errors import ClosedError
+
+            raise ClosedError(f"{self!r} was closed while its server started")
         return handle
 
     @property

@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
+import select
 import socket
 import ssl
 import threading
@@ -36,10 +38,10 @@ from .wire import (
     NORMAL_CLOSES,
     CloseCode,
     ConnectionClosedError,
-    EnvelopeReader,
     EnvelopeWriter,
     HandshakeError,
     Inbox,
+    InboxSubscriber,
     Opcode,
     check_close_code,
     check_close_reason,
@@ -52,6 +54,25 @@ __all__ = ["ClientSubscriber", "Producer", "Publisher"]
 _log = logging.getLogger("syncapi.ws")
 _ABNF = websocket.ABNF
 _DATA = frozenset({_ABNF.OPCODE_TEXT, _ABNF.OPCODE_BINARY, _ABNF.OPCODE_CONT})
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VALUE = re.compile(r"[\t\x20-\x7e]*")
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "upgrade",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+    }
+)
+# closes after which the server may well take the client back: redial (reconnect=True);
+# any other close (1000, 1008, 4xxx...) is the server's decision and ends the connection
+RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
 def check_bindings(bindings: object, operation_bindings: object) -> ChannelBindings | None:
@@ -79,7 +100,7 @@ def close_payload(data: bytes) -> tuple[int, str]:
     return code, data[2:].decode("utf-8", "replace")
 
 
-class ClientSubscriber(core.Subscriber):
+class ClientSubscriber(InboxSubscriber):
     """What the server sends on one client connection (:attr:`Publisher.subscriber`).
 
     Messages are handed to the receive loop in the order they came. The loop ends
@@ -89,8 +110,6 @@ class ClientSubscriber(core.Subscriber):
     this one connection in parallel (their order is then not kept).
     """
 
-    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
-
     def __init__(self, publisher: Publisher) -> None:
         super().__init__(
             publisher.channel,
@@ -99,28 +118,12 @@ class ClientSubscriber(core.Subscriber):
         )
         self._publisher = publisher
         self._inbox = Inbox(publisher._options.max_pending)
+        self._embedded = publisher._options.headers == "embed"
 
     @property
     def publisher(self) -> Publisher:
         """The connection this subscriber reads."""
         return self._publisher
-
-    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        items = self._inbox.get(max_messages, timeout)
-        pub = self._publisher
-        channel = self._channel
-        embedded = pub._options.headers == "embed"
-        return [
-            EnvelopeReader(
-                data, opcode, channel=channel, subscriber=self, connection=pub, embedded=embedded
-            )
-            for data, opcode in items
-        ]
-
-    def _interrupt(self) -> None:
-        self._inbox.wake()
 
     def _close(self) -> None:
         self._inbox.finish()
@@ -187,8 +190,17 @@ class Publisher(core.Publisher):
                 raise ConfigError(f"handshake headers must be str: str, got {name!r}: {value!r}")
             headers[name] = value
         for name, value in headers.items():
-            if any(c in name + value for c in "\r\n") or not name or ":" in name:
-                raise ConfigError(f"handshake header {name!r} is not a valid HTTP header")
+            if not _TOKEN.fullmatch(name):
+                raise ConfigError(f"handshake header name {name!r} is not an HTTP token")
+            if name.lower() in _RESERVED_HEADERS:
+                raise ConfigError(
+                    f"handshake header {name!r} is the WebSocket handshake's own; it cannot be set"
+                )
+            if not _VALUE.fullmatch(value):
+                raise ConfigError(
+                    f"handshake header {name!r}: the value must be printable ASCII (a server "
+                    f"reads header bytes as Latin-1, so other text arrives changed), got {value!r}"
+                )
         if bindings is not None and bindings.headers:
             given = {name.lower() for name in headers}
             absent = [n for n in bindings.required_headers() if n.lower() not in given]
@@ -207,11 +219,16 @@ class Publisher(core.Publisher):
         self._ended: ConnectionClosedError | None = None  # gone for good
         self._close_code: int | None = None
         self._close_reason = ""
-        self._dead_reason = ""  # set by the keepalive before it drops the connection
+        self._dead_reason = ""  # why the connection was broken off (the reader then ends it)
+        self._broken = threading.Event()  # set with _dead_reason: a blocked reader gives up
+        self._unread = 0  # messages dropped because the subscriber was closed
+        self._writer: int | None = None  # the thread writing a frame now
+        self._connected_at = time.monotonic()
         self._last_heard = time.monotonic()
         self._ping_sent: float | None = None
         self.reconnects = 0
         """How many times the connection was made again (``reconnect=True``)."""
+        self._backoff = opts.reconnect_delay
         self._subscriber = ClientSubscriber(self)
         self._ws = self._dial()
         self._reader = threading.Thread(
@@ -269,11 +286,8 @@ class Publisher(core.Publisher):
         """
         check_close_code(code)
         check_close_reason(reason)
-        with self._close_lock:
-            if self._closed:
-                return
-            self._closed = True
-        self._close(code, reason)
+        if self._claim_close():
+            self._close(code, reason)
 
     # -- sending ----------------------------------------------------------------------------
     def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
@@ -308,6 +322,7 @@ class Publisher(core.Publisher):
             left = deadline - time.monotonic()
             if left <= 0 or not ws.lock.acquire(timeout=left):
                 raise TimeoutError(f"{self._where}: the connection was busy with other sends")
+            self._writer = threading.get_ident()
             try:
                 if custom:
                     ws.settimeout(max(0.001, deadline - time.monotonic()))
@@ -327,6 +342,7 @@ class Publisher(core.Publisher):
                     raise self._closed_error("send failed") from exc
                 # not written whole, so not delivered: send it again on the new connection
             finally:
+                self._writer = None
                 if custom:
                     ws.settimeout(opts.timeout)
                 ws.lock.release()
@@ -339,7 +355,7 @@ class Publisher(core.Publisher):
                     raise ClosedError(f"{self!r} is closed")
                 if self._ended is not None:
                     raise self._closed_error("the connection is closed")
-                if self._ws is not None:
+                if self._ws is not None and not self._broken.is_set():
                     return self._ws, self._generation
                 left = deadline_left(deadline)
                 if not left:
@@ -369,8 +385,12 @@ class Publisher(core.Publisher):
 
     def _break(self, ws: websocket.WebSocket, why: str) -> None:
         """Drop ``ws`` now (its reader sees the socket end and does the rest)."""
-        if not self._dead_reason:
-            self._dead_reason = why
+        with self._cond:
+            if ws is not self._ws:
+                return  # an old connection, already replaced
+            if not self._dead_reason:
+                self._dead_reason = why
+            self._broken.set()
         sock = ws.sock
         if sock is not None:
             with contextlib.suppress(OSError):
@@ -409,14 +429,26 @@ class Publisher(core.Publisher):
         except (websocket.WebSocketException, OSError, ValueError) as exc:
             raise ConnectError(f"cannot open a WebSocket to {self._url}: {exc}") from exc
         ws.settimeout(opts.timeout)
-        self._last_heard = time.monotonic()
+        # every chunk read counts as hearing from the server, not only whole frames: a
+        # server streaming a big message cannot answer a ping until it is done
+        read = ws.frame_buffer.recv
+
+        def heard(size: int) -> bytes:
+            data: bytes = read(size)
+            self._last_heard = time.monotonic()
+            return data
+
+        ws.frame_buffer.recv = heard
+        self._last_heard = self._connected_at = time.monotonic()
         self._ping_sent = None
         return ws
 
     def _redial(self) -> bool:
         """Dial until it works, the attempts run out or close() is called."""
         opts = self._options
-        delay = opts.reconnect_delay
+        lived = time.monotonic() - self._connected_at
+        # a connection that died young does not reset the backoff: no reconnect storm
+        delay = opts.reconnect_delay if lived >= opts.reconnect_max_delay else self._backoff
         attempt = 0
         while True:
             with self._cond:
@@ -439,6 +471,7 @@ class Publisher(core.Publisher):
                     return False
                 delay = min(delay * 2, opts.reconnect_max_delay)
                 continue
+            self._backoff = min(delay * 2, opts.reconnect_max_delay)
             with self._cond:
                 if self._is_ending():
                     ws.shutdown()  # type: ignore[no-untyped-call]
@@ -448,6 +481,7 @@ class Publisher(core.Publisher):
                 self._close_code = None
                 self._close_reason = ""
                 self._dead_reason = ""
+                self._broken.clear()
                 self.reconnects += 1
                 self._cond.notify_all()
             _log.info("%s: reconnected (attempt %d)", self._where, attempt)
@@ -482,7 +516,7 @@ class Publisher(core.Publisher):
                 return
             if code not in NORMAL_CLOSES:
                 _log.warning("%s: connection closed: %d %s", self._where, code, reason)
-            if not self._options.reconnect or not self._redial():
+            if code not in RECONNECT_CODES or not self._options.reconnect or not self._redial():
                 if self._ended is None:
                     how = (
                         "closed by the server" if code != CloseCode.ABNORMAL else "connection lost"
@@ -543,14 +577,20 @@ class Publisher(core.Publisher):
                         data.decode("utf-8")
                     except UnicodeDecodeError:
                         return self._fail(ws, CloseCode.INVALID_DATA, "a text message is not UTF-8")
-                    item = (data, Opcode.TEXT)
+                    item = (data, Opcode.TEXT, self)
                 else:
-                    item = (data, Opcode.BINARY)
+                    item = (data, Opcode.BINARY, self)
                 kind = 0
-                if not inbox.put(item):
-                    if self._ending:
-                        return int(CloseCode.NORMAL), ""
-                    _log.warning("%s: a message arrived after the subscriber closed", self._where)
+                if not inbox.put(item, self._broken) and not self._ending:
+                    self._unread += 1
+                    if self._unread == 1:
+                        _log.warning(
+                            "%s: messages arrive, but the subscriber is closed: dropped "
+                            "(this is logged once)",
+                            self._where,
+                        )
+                if self._broken.is_set():
+                    return int(CloseCode.ABNORMAL), self._dead_reason
             elif opcode == _ABNF.OPCODE_CLOSE:
                 code, reason = close_payload(frame.data)
                 if not self._ending:  # the server closes: answer with its code
@@ -573,7 +613,12 @@ class Publisher(core.Publisher):
     def _tick(self, now: float) -> None:
         opts = self._options
         ws = self._ws
-        if ws is None or opts.ping_interval is None:
+        if ws is None or opts.ping_interval is None or self._broken.is_set():
+            return
+        if self._subscriber._inbox.blocked:
+            # this side is not reading (nobody takes the messages): a pong could not be
+            # heard, so silence proves nothing about the server
+            self._ping_sent = None
             return
         sent = self._ping_sent
         if sent is not None:
@@ -589,34 +634,63 @@ class Publisher(core.Publisher):
             return
         if now - self._last_heard >= opts.ping_interval and ws.lock.acquire(blocking=False):
             try:
-                self._ping_sent = now
-                ws.ping()
+                # a full send buffer would block this thread, the keepalive of every
+                # connection: ping only when the socket takes the few bytes at once
+                sock = ws.sock
+                if sock is not None and _writable(sock):
+                    self._ping_sent = now
+                    ws.ping()
             except (websocket.WebSocketException, OSError):
                 pass  # the reader sees the broken connection
             finally:
                 ws.lock.release()
 
     # -- closing ----------------------------------------------------------------------------
+    def _claim_close(self) -> bool:
+        """Mark closed; ``False`` if it already was."""
+        with self._close_lock:
+            if self._closed:
+                return False
+            self._closed = True
+            return True
+
     def _close(self, code: int = 1000, reason: str = "") -> None:
+        ws = self._begin_close(code, reason)
+        self._finish_close(ws, code, reason, time.monotonic() + self._options.close_timeout)
+
+    def _begin_close(self, code: int, reason: str) -> websocket.WebSocket | None:
+        """Send the close frame (within ``close_timeout``) and stop the receive loops."""
+        opts = self._options
         with self._cond:
             self._ending = True
             ws = self._ws
             self._cond.notify_all()
         self._producer._forget(self)
         if ws is not None:
-            try:
-                if ws.lock.acquire(timeout=self._options.timeout):
-                    try:
-                        ws.send_close(code, reason.encode("utf-8")[:120])
-                    finally:
-                        ws.lock.release()
-            except (websocket.WebSocketException, OSError, ValueError):
-                pass
-        self._subscriber.close(timeout=self._options.timeout)
-        self._reader.join(2.0)  # the reader waits for the server's close frame
+            if self._writer == threading.get_ident():
+                # a signal handler interrupted this thread's own send: a close frame now
+                # would land inside the half-written frame, so break off instead
+                self._break(ws, "closed during a send")
+            elif ws.lock.acquire(timeout=opts.close_timeout):
+                try:
+                    ws.send_close(code, reason.encode("utf-8"))
+                except (websocket.WebSocketException, OSError, ValueError):
+                    pass
+                finally:
+                    ws.lock.release()
+            else:  # another send is stuck on a server that does not read
+                self._break(ws, "closed while a send was blocked")
+        self._subscriber.close(timeout=opts.close_timeout)
+        return ws
+
+    def _finish_close(
+        self, ws: websocket.WebSocket | None, code: int, reason: str, deadline: float
+    ) -> None:
+        """Wait for the server's close answer until ``deadline``, then end the reader."""
+        self._reader.join(max(0.0, deadline - time.monotonic()))
         if self._reader.is_alive() and ws is not None:
-            self._break(ws, "closed")
-            self._reader.join(2.0)
+            self._break(ws, "no close answer")
+            self._reader.join(1.0)
         if ws is not None:
             ws.shutdown()  # type: ignore[no-untyped-call]
         with self._cond:
@@ -627,6 +701,13 @@ class Publisher(core.Publisher):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<syncapi.ws.Publisher {self._url}{state}>"
+
+
+def _writable(sock: socket.socket) -> bool:
+    """Whether ``sock`` takes data now without blocking."""
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    return bool(poller.poll(0))
 
 
 def _query_text(name: str, value: object) -> str:
@@ -761,6 +842,29 @@ class Producer(core.Producer):
                     pub._tick(now)
                 except Exception:  # never let one connection end the keepalive of all
                     _log.exception("%r: keepalive failed", pub)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Close every connection (together: each sends its close frame, then all wait
+        for the server's answers within ``close_timeout``), then stop the keepalive.
+        Idempotent and thread-safe."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        try:
+            with self._children_lock:
+                children, self._children = self._children, []
+            closing = []
+            for child in children:
+                if isinstance(child, Publisher) and child._claim_close():
+                    closing.append((child, child._begin_close(1000, "")))
+                else:
+                    child.close()
+            deadline = time.monotonic() + self._options.close_timeout
+            for pub, ws in closing:
+                pub._finish_close(ws, 1000, "", deadline)
+        finally:
+            self._close()
 
     def _close(self) -> None:
         self._stop.set()

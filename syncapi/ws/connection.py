@@ -32,15 +32,15 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 
 from .. import core
-from ..errors import ClosedError, ConfigError, MessageTooLarge, TimeoutError
+from ..errors import ConfigError, MessageTooLarge, TimeoutError
 from .options import ConsumerOptions
 from .wire import (
     NORMAL_CLOSES,
     CloseCode,
     ConnectionClosedError,
-    EnvelopeReader,
     EnvelopeWriter,
     Inbox,
+    InboxSubscriber,
     Opcode,
     check_close_code,
     check_close_reason,
@@ -70,7 +70,7 @@ class ConnectionPublisher(core.Publisher):
         return f"<syncapi.ws.ConnectionPublisher of {self._connection!r}>"
 
 
-class Connection(core.Subscriber):
+class Connection(InboxSubscriber):
     """One WebSocket connection a client opened to the consumer: a channel both ways.
 
     As a :class:`syncapi.Subscriber` it receives what this client sends (``receive``,
@@ -82,7 +82,6 @@ class Connection(core.Subscriber):
     How it ended: :attr:`close_code` and :attr:`close_reason`.
     """
 
-    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
     orders_by_connection = False
     envelope_class = EnvelopeWriter
 
@@ -121,6 +120,7 @@ class Connection(core.Subscriber):
         self._proto_lock = threading.Lock()  # wsproto's state
         self._write_lock = threading.Lock()  # whole frames, in order, on the socket
         self._inbox = Inbox(options.max_pending)
+        self._embedded = options.headers == "embed"
         self._route_inbox: Inbox | None = None  # messages go there when a route takes them
         self._route_sub: core.Subscriber | None = None
         self._where = f"ws connection {path} from {remote_addr}"
@@ -129,6 +129,7 @@ class Connection(core.Subscriber):
         self._closing = threading.Event()  # a close started: blocked deliveries give up
         self._linger = False  # closed for what the client sent: drain before shutting
         self._reader_thread: threading.Thread | None = None
+        self._writer: int | None = None  # the thread writing frames now
         self._close_code: int | None = None
         self._close_reason = ""
         self._closing_deadline: float | None = None
@@ -184,6 +185,8 @@ class Connection(core.Subscriber):
             TimeoutError: the client read nothing for the ``timeout`` option's seconds
                 (the connection is then dropped).
         """
+        if timeout is not None:
+            core.check_timeout(timeout)
         items: list[core.EnvelopeWriter] = []
         for env in envelopes:
             if isinstance(env, EnvelopeWriter):
@@ -242,6 +245,7 @@ class Connection(core.Subscriber):
         deadline = time.monotonic() + limit
         if not self._write_lock.acquire(timeout=limit):
             raise TimeoutError(f"{self._where}: other sends held the connection for {limit} s")
+        self._writer = threading.get_ident()
         try:
             with self._proto_lock:
                 try:  # wsproto refuses what the state forbids (data once a close began)
@@ -261,6 +265,7 @@ class Connection(core.Subscriber):
                 self._drop(f"send failed: {exc}")
                 raise self._closed_error() from exc
         finally:
+            self._writer = None
             self._write_lock.release()
 
     def _closed_error(self) -> ConnectionClosedError:
@@ -270,23 +275,42 @@ class Connection(core.Subscriber):
             f"{self._where} is closed ({code} {reason})".rstrip(), code, reason
         )
 
-    def _send_control(self, event: Event) -> None:
-        """Send a ping, pong or close from the reader; a broken socket is the reader's to see."""
-        with contextlib.suppress(ConnectionClosedError, TimeoutError):
-            self._write([event])
+    def _send_control(self, event: Event, timeout: float | None = None) -> bool:
+        """Send a ping, pong or close; a broken socket is the reader's to see. ``False``
+        when it could not be sent."""
+        try:
+            self._write([event], timeout)
+        except (ConnectionClosedError, TimeoutError):
+            return False
+        return True
 
     # -- closing -----------------------------------------------------------------------------
     def _start_close(self, code: int, reason: str) -> None:
-        """Send the close frame (once); the reader waits for the client's answer."""
-        with self._proto_lock:
+        """Send the close frame (once, within ``close_timeout``); the reader waits for the
+        client's answer. Safe in a signal handler: when this thread was interrupted in
+        its own send, or another send holds the socket past ``close_timeout``, the
+        connection is broken off instead (a close frame then would corrupt the stream)."""
+        wait = self._options.close_timeout
+        if self._writer == threading.get_ident():
+            self._closing.set()
+            self._drop("closed during a send")
+            return
+        if not self._proto_lock.acquire(timeout=wait):
+            self._closing.set()
+            self._drop("closed while the connection was busy")
+            return
+        try:
             if self._ws.state is not ConnectionState.OPEN or self._ended.is_set():
                 return
             if self._close_code is None:
                 self._close_code = code
                 self._close_reason = reason
-            self._closing_deadline = time.monotonic() + self._options.close_timeout
+            self._closing_deadline = time.monotonic() + wait
+        finally:
+            self._proto_lock.release()
         self._closing.set()
-        self._send_control(CloseConnection(code=code, reason=reason))
+        if not self._send_control(CloseConnection(code=code, reason=reason), wait):
+            self._drop("the close frame could not be sent")
 
     def _drop(self, why: str) -> None:
         """Break the connection off now (the reader ends on it)."""
@@ -316,23 +340,6 @@ class Connection(core.Subscriber):
             self._drop("the client did not answer the close")
             self._ended.wait(2.0)
 
-    # -- receiving (loop side) ----------------------------------------------------------
-    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        items = self._inbox.get(max_messages, timeout)
-        channel = self._channel
-        embedded = self._options.headers == "embed"
-        return [
-            EnvelopeReader(
-                data, opcode, channel=channel, subscriber=self, connection=self, embedded=embedded
-            )
-            for data, opcode, _ in items
-        ]
-
-    def _interrupt(self) -> None:
-        self._inbox.wake()
-
     # -- the reader (the WSGI request thread) ----------------------------------------------
     def serve(self) -> None:
         """Read until the connection ends. Runs on the WSGI thread that took the handshake."""
@@ -349,6 +356,7 @@ class Connection(core.Subscriber):
             self._drain()
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+        self._discard_unread()
         self._ended.set()
         normal = self._close_code in NORMAL_CLOSES
         error = None if normal else self._closed_error()
@@ -464,14 +472,17 @@ class Connection(core.Subscriber):
                         answered = self._ws.state is ConnectionState.CLOSED
                     if remote:  # the client closes: answer, and it is over
                         if self._close_code is None:
-                            self._close_code, self._close_reason = event.code, event.reason or ""
+                            self._close_code = int(event.code)
+                            self._close_reason = event.reason or ""
                         self._send_control(event.response())
                         return self._close_code, self._close_reason
                     if answered:  # the client answered our close
-                        return self._close_code or event.code, self._close_reason
+                        return self._close_code or int(event.code), self._close_reason
                     # wsproto could not parse what the client sent (bad UTF-8: 1007...)
                     code = (
-                        event.code if 1000 <= event.code < 5000 else int(CloseCode.PROTOCOL_ERROR)
+                        int(event.code)
+                        if 1000 <= event.code < 5000
+                        else int(CloseCode.PROTOCOL_ERROR)
                     )
                     return self._refuse(code, event.reason or "protocol error")
 
@@ -493,6 +504,8 @@ class Connection(core.Subscriber):
             self._sock.setblocking(False)
             while self._sock.recv(_READ_SIZE):
                 pass
+        with contextlib.suppress(OSError):
+            self._sock.setblocking(True)  # the server's next read: end of file, no error
 
     def _drain(self) -> None:
         """Read and drop what the client still sends, until it closes or ``close_timeout``:

@@ -68,11 +68,17 @@ class ProducerOptions:
     ``"embed"`` (the default; see :mod:`syncapi.ws.wire`), ``"raise"`` or ``"warn"``.
     With ``"raise"`` and ``"warn"`` the connection is plain WebSocket both ways: what
     comes in is never read as embedded headers either."""
+    close_timeout: float = 2.0
+    """Seconds ``close()`` waits for the server's close answer (and for a send in
+    progress to let the close frame through) before the socket is shut."""
     reconnect: bool = False
-    """Dial again when the connection drops (not after the user's ``close()``): sends
-    wait for the new connection, and a send that failed half way is sent again on it.
-    Messages are not acknowledged in WebSocket, so one that the kernel took before the
-    drop may still be lost."""
+    """Dial again when the connection drops or the server closes with 1001 (going
+    away), 1011-1014 (error, restart, try later, bad gateway) — not after another close
+    code (1000, 1008, 4xxx: the server's decision), nor after the user's ``close()``.
+    Sends wait for the new connection, and a send that failed half way is sent again on
+    it. Messages are not acknowledged in WebSocket, so one the kernel took before the
+    drop may still be lost. A connection that dies within ``reconnect_max_delay`` of
+    being made keeps the backoff growing."""
     reconnect_delay: float = 0.5
     """Seconds before the first reconnect attempt; doubles after each failure."""
     reconnect_max_delay: float = 10.0
@@ -94,6 +100,8 @@ class ProducerOptions:
 
     def __post_init__(self) -> None:
         _check(self)
+        if self.close_timeout <= 0:
+            raise ConfigError(f"option 'close_timeout' must be > 0, got {self.close_timeout!r}")
         if self.connect_timeout <= 0:
             raise ConfigError(f"option 'connect_timeout' must be > 0, got {self.connect_timeout!r}")
         if self.reconnect_delay <= 0 or self.reconnect_max_delay < self.reconnect_delay:

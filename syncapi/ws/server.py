@@ -46,7 +46,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -61,16 +61,17 @@ from .bindings import ChannelBindings
 from .client import check_bindings
 from .connection import Connection
 from .options import ConsumerOptions
-from .wire import CAPABILITIES, CloseCode, EnvelopeReader, Inbox
+from .wire import CAPABILITIES, CloseCode, Inbox, InboxSubscriber
 
 __all__ = ["Consumer", "Subscriber"]
 
 _log = logging.getLogger("syncapi.ws")
 StartResponse = Callable[..., Any]
+_T = TypeVar("_T")
 Handler = Callable[[Connection], object]
 
 
-class Subscriber(core.Subscriber):
+class Subscriber(InboxSubscriber):
     """A route's receiver: the messages of every connection on the route that no
     ``accept`` or handler took, each with its :attr:`~syncapi.ws.EnvelopeReader.connection`.
 
@@ -79,34 +80,18 @@ class Subscriber(core.Subscriber):
     (code 1001).
     """
 
-    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
     orders_by_connection = True
 
     def __init__(self, route: _Route, channel: str) -> None:
         super().__init__(channel, bindings=route.bindings)
         self._route = route
         self._inbox = Inbox(route.consumer._options.max_pending)
+        self._embedded = route.consumer._options.headers == "embed"
 
     @property
     def connections(self) -> list[Connection]:
         """The open connections whose messages this subscriber receives."""
         return [c for c in self._route.connections() if c._route_sub is self]
-
-    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        items = self._inbox.get(max_messages, timeout)
-        channel = self._channel
-        embedded = self._route.consumer._options.headers == "embed"
-        return [
-            EnvelopeReader(
-                data, opcode, channel=channel, subscriber=self, connection=conn, embedded=embedded
-            )
-            for data, opcode, conn in items
-        ]
-
-    def _interrupt(self) -> None:
-        self._inbox.wake()
 
     def _close(self) -> None:
         self._route.detach_subscriber(self)
@@ -118,7 +103,11 @@ class Subscriber(core.Subscriber):
         deadline = time.monotonic() + self._route.consumer._options.close_timeout
         for conn in conns:
             conn._wait_ended(deadline)
-        self._inbox.drop()
+        dropped = self._inbox.drop()
+        if dropped:
+            _log.warning(
+                "%r: %d received messages no loop took were dropped at close", self, dropped
+            )
 
 
 class _Route:
@@ -258,22 +247,36 @@ class Consumer(Serving, core.Consumer):
             return list(self._conns)
 
     # -- routes ---------------------------------------------------------------------------
-    def _route(self, channel: str, bindings: Any, operation_bindings: Any = None) -> _Route:
-        """The route of ``channel``, made if new (bindings must then agree)."""
+    def _route(
+        self,
+        channel: str,
+        bindings: Any,
+        claim: Callable[[_Route], _T],
+        operation_bindings: Any = None,
+    ) -> _T:
+        """Find or make the route of ``channel`` (bindings must then agree) and run
+        ``claim`` on it under the locks, so that no concurrent detach drops the route
+        between the two."""
         self._check_open()
         channel_bindings = check_bindings(bindings, operation_bindings)
         address = ChannelAddress.parse(channel.strip("/"))
         with self._routes_lock:
+            found = None
             for known, route in self._router.items():
                 if known == address:
                     if channel_bindings is not None and channel_bindings != route.bindings:
                         raise ConfigError(
                             f"ws route {channel!r} is already registered with other bindings"
                         )
-                    return route
-            route = _Route(self, address, channel_bindings)
-            self._router.add(address, route)
-            return route
+                    found = route
+            if found is None:
+                found = _Route(self, address, channel_bindings)
+                with found.lock:
+                    result = claim(found)
+                self._router.add(address, found)
+                return result
+            with found.lock:
+                return claim(found)
 
     def _drop_route_if_unused(self, route: _Route) -> None:
         with self._routes_lock, route.lock:
@@ -285,13 +288,14 @@ class Consumer(Serving, core.Consumer):
     ) -> Subscriber:
         if security is not None:
             raise ConfigError("ws consumers do not check credentials; put that in your WSGI stack")
-        route = self._route(channel, bindings, operation_bindings)
-        with route.lock:
+
+        def claim(route: _Route) -> Subscriber:
             if route.subscriber is not None and not route.subscriber.closed:
                 raise ConfigError(f"ws route {channel!r} already has a subscriber")
-            sub = Subscriber(route, channel)
-            route.subscriber = sub
-        return sub
+            route.subscriber = Subscriber(route, channel)
+            return route.subscriber
+
+        return self._route(channel, bindings, claim, operation_bindings)
 
     def on_connect(
         self,
@@ -311,11 +315,13 @@ class Consumer(Serving, core.Consumer):
         """
         if not callable(handler):
             raise ConfigError(f"handler must be callable, got {handler!r}")
-        route = self._route(core._expand_channel(channel_name, parameters), bindings)
-        with route.lock:
+
+        def claim(route: _Route) -> None:
             if route.handler is not None:
                 raise ConfigError(f"ws route {channel_name!r} already has a handler")
             route.handler = handler
+
+        self._route(core._expand_channel(channel_name, parameters), bindings, claim)
 
     def listen(
         self,
@@ -328,9 +334,7 @@ class Consumer(Serving, core.Consumer):
         that come before an ``accept`` call wait for it (up to ``accept_backlog``; more
         are answered 503). :meth:`accept` listens by itself; call this first when
         clients may connect before the first ``accept``."""
-        route = self._route(core._expand_channel(channel_name, parameters), bindings)
-        with route.lock:
-            route.accepting = True
+        self._route(core._expand_channel(channel_name, parameters), bindings, _listen)
 
     def accept(
         self,
@@ -349,9 +353,7 @@ class Consumer(Serving, core.Consumer):
             ClosedError: the consumer closed meanwhile.
         """
         core.check_timeout(timeout)
-        route = self._route(core._expand_channel(channel_name, parameters), bindings)
-        with route.lock:
-            route.accepting = True
+        route = self._route(core._expand_channel(channel_name, parameters), bindings, _listen)
         return route.take(timeout)
 
     # -- serving -----------------------------------------------------------------------------
@@ -377,8 +379,18 @@ class Consumer(Serving, core.Consumer):
                 route.lock.notify_all()  # accept() waiters see the close
         with self._conns_lock:
             handlers = list(self._handlers)
-        for thread in handlers:
-            thread.join(self._options.close_timeout)
+        deadline = time.monotonic() + self._options.close_timeout
+        for thread in handlers:  # their connections are closed: their loops end
+            thread.join(max(0.0, deadline - time.monotonic()))
+        late = [t.name for t in handlers if t.is_alive()]
+        if late:
+            _log.warning(
+                "%r: %d connection handler(s) still run after the close (they do not read "
+                "their connection): %s",
+                self,
+                len(late),
+                ", ".join(late),
+            )
 
     # -- WSGI --------------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -527,6 +539,11 @@ class Consumer(Serving, core.Consumer):
         if absent:
             return _text(400, f"missing handshake header(s): {', '.join(absent)}")
         return route, params, key.encode("ascii")
+
+
+def _listen(route: _Route) -> _Route:
+    route.accepting = True
+    return route
 
 
 def _text(status: int, detail: str, headers: Sequence[tuple[str, str]] = ()) -> WerkzeugResponse:

@@ -23,6 +23,7 @@ bytes is taken as it is.
 
 from __future__ import annotations
 
+import collections
 import enum
 import queue
 import threading
@@ -54,6 +55,8 @@ __all__ = [
     "EnvelopeReader",
     "EnvelopeWriter",
     "HandshakeError",
+    "Inbox",
+    "InboxSubscriber",
     "Opcode",
 ]
 
@@ -207,7 +210,7 @@ class EnvelopeWriter(core.EnvelopeWriter):
     """An outgoing WebSocket message: payload, headers, content type and the opcode
     (:meth:`set_opcode`; by default ``TEXT`` for a ``str`` payload, ``BINARY`` else)."""
 
-    __slots__ = ("_opcode",)
+    __slots__ = ("_explicit", "_opcode")
 
     def __init__(
         self,
@@ -219,6 +222,7 @@ class EnvelopeWriter(core.EnvelopeWriter):
     ) -> None:
         super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._opcode: Opcode | None = Opcode.TEXT if isinstance(payload, str) else None
+        self._explicit = False  # set_opcode() was called
 
     def set_opcode(self, opcode: Opcode | int | str | None) -> None:
         """Send as ``"text"`` or ``"binary"`` (an :class:`Opcode`, 1 or 2); ``None``
@@ -227,11 +231,18 @@ class EnvelopeWriter(core.EnvelopeWriter):
         A text message's payload must be valid UTF-8 (checked by ``send``).
         """
         self._opcode = None if opcode is None else Opcode.of(opcode)
+        self._explicit = opcode is not None
 
     @property
     def opcode(self) -> Opcode:
         """The opcode the message will be sent with."""
         return self._opcode if self._opcode is not None else Opcode.BINARY
+
+    def reset_payload(self) -> None:
+        """Empty the payload; the opcode goes back to the default unless it was set."""
+        super().reset_payload()
+        if not self._explicit:
+            self._opcode = None
 
     def write(self, data: Payload) -> int:
         """Append to the payload; writing a ``str`` to an empty envelope makes it text."""
@@ -285,7 +296,7 @@ class EnvelopeReader(core.EnvelopeReader):
     policy deals with it.
     """
 
-    __slots__ = ("_connection", "_decoded", "_opcode")
+    __slots__ = ("_connection", "_decoded", "_item", "_opcode")
 
     def __init__(
         self,
@@ -296,10 +307,12 @@ class EnvelopeReader(core.EnvelopeReader):
         subscriber: core.Subscriber,
         connection: Any,
         embedded: bool = True,
+        item: Any = None,
     ) -> None:
         super().__init__(payload, channel=channel, subscriber=subscriber)
         self._opcode = opcode
         self._connection = connection
+        self._item = item  # what the inbox held: handed back if no callback runs
         # a binary message may carry embedded headers (when the header policy embeds):
         # decoded on first use
         self._decoded = not embedded or opcode is Opcode.TEXT or not is_embedded(payload)
@@ -391,6 +404,44 @@ class EnvelopeReader(core.EnvelopeReader):
 
 
 # -- the inbox: received messages waiting for a receive loop -------------------------------
+class InboxSubscriber(core.Subscriber):
+    """A subscriber whose messages wait in an :class:`Inbox` as ``(payload, opcode,
+    connection)``: a client connection's, a server connection's, a route's."""
+
+    default_on_error = "reject"  # no redelivery in WebSocket: log and drop
+    _inbox: Inbox
+    _embedded: bool = True  # the header policy is "embed": look for embedded headers
+
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            from ..errors import ClosedError
+
+            raise ClosedError(f"{self!r} is closed")
+        items = self._inbox.get(max_messages, timeout)
+        channel = self._channel
+        embedded = self._embedded
+        return [
+            EnvelopeReader(
+                item[0],
+                item[1],
+                channel=channel,
+                subscriber=self,
+                connection=item[2],
+                embedded=embedded,
+                item=item,
+            )
+            for item in items
+        ]
+
+    def _interrupt(self) -> None:
+        self._inbox.wake()
+
+    def _release(self, envelope: core.EnvelopeReader) -> None:
+        item = getattr(envelope, "_item", None)
+        if item is not None:
+            self._inbox.give_back(item)  # the loop stopped before its callback: next time
+
+
 _WAKE = object()
 
 
@@ -398,33 +449,50 @@ class Inbox:
     """Messages received on a reader thread, waiting for a receive loop's ``_fetch``.
 
     Bounded: :meth:`put` blocks the reader when ``limit`` messages wait, so a slow
-    receiver slows the sender down (TCP flow control) instead of filling memory. It
-    returns ``False`` without queueing once the inbox is closed.
+    receiver slows the sender down (TCP flow control) instead of filling memory.
+    Messages a loop fetched but did not run come back first (:meth:`give_back`).
+    :meth:`wake` may be called from a signal handler (it takes no lock).
     """
 
     def __init__(self, limit: int) -> None:
-        self._items: queue.Queue[Any] = queue.Queue()
+        self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()  # put() never blocks
+        self._returned: collections.deque[Any] = collections.deque()
         self._limit = limit
         self._space = threading.Condition(threading.Lock())
-        self._count = 0
+        self._count = 0  # messages queued or handed back, not yet taken
         self._closed = False
         self._error: BaseException | None = None
         self._waiters = 0
         self._waiters_lock = threading.Lock()
+        self.blocked = False
+        """Whether a :meth:`put` is waiting for room now (the reader is not reading)."""
 
     def put(self, item: Any, stop: threading.Event | None = None) -> bool:
-        """Queue ``item``; wait while the inbox is full (until it has room, is closed,
-        or ``stop`` is set)."""
+        """Queue ``item``, waiting while the inbox is full. ``False`` (not queued) once
+        the inbox is finished. When ``stop`` is set while it waits, the item is queued
+        over the limit: the connection is ending, and what it read is kept."""
         with self._space:
-            while self._count >= self._limit and not self._closed:
-                if stop is not None and stop.is_set():
-                    return False
-                self._space.wait(0.25)
+            if self._count >= self._limit and not self._closed:
+                self.blocked = True
+                try:
+                    while self._count >= self._limit and not self._closed:
+                        if stop is not None and stop.is_set():
+                            break
+                        self._space.wait(0.25)
+                finally:
+                    self.blocked = False
             if self._closed:
                 return False
             self._count += 1
-        self._items.put(item)
+            self._items.put(item)  # under the lock: never after finish()'s end marker
         return True
+
+    def give_back(self, item: Any) -> None:
+        """Return a fetched message no callback ran for: the next :meth:`get` has it first."""
+        with self._space:
+            self._returned.append(item)
+            self._count += 1
+        self._items.put(_WAKE)  # a blocked get() looks again
 
     def get(self, max_items: int, timeout: float | None) -> list[Any]:
         """Up to ``max_items`` items, waiting up to ``timeout`` for the first; ``[]`` on
@@ -432,8 +500,17 @@ class Inbox:
 
         Raises:
             BaseException: the error given to :meth:`finish`, once the inbox is empty.
-            ClosedError: the inbox was closed and is empty.
+            ClosedError: the inbox was finished without an error and is empty.
         """
+        if self._returned:
+            with self._space:
+                out: list[Any] = []
+                while self._returned and len(out) < max_items:
+                    out.append(self._returned.popleft())
+                if out:
+                    self._count -= len(out)
+                    self._space.notify_all()
+                    return out
         with self._waiters_lock:
             self._waiters += 1
         try:
@@ -447,7 +524,7 @@ class Inbox:
             with self._waiters_lock:
                 self._waiters -= 1
         if first is _WAKE:
-            if self._closed and self._items.empty():
+            if self._closed and self._items.empty() and not self._returned:
                 self._raise_end()
             return []
         out = [first]
@@ -457,7 +534,7 @@ class Inbox:
             except queue.Empty:
                 break
             if item is _WAKE:
-                self._items.put(_WAKE)  # keep the end marker for the next get
+                self._items.put(_WAKE)  # maybe the end marker: keep it for the next get
                 break
             out.append(item)
         with self._space:
@@ -474,10 +551,9 @@ class Inbox:
         raise ClosedError("the connection is closed")
 
     def wake(self) -> None:
-        """Make every blocked :meth:`get` return ``[]`` soon (never blocks)."""
-        with self._waiters_lock:
-            waiters = self._waiters
-        for _ in range(max(1, waiters)):
+        """Make every blocked :meth:`get` return ``[]`` soon. Takes no lock, so a signal
+        handler may call it."""
+        for _ in range(max(1, self._waiters)):
             self._items.put(_WAKE)
 
     def finish(self, error: BaseException | None = None) -> None:
@@ -488,22 +564,23 @@ class Inbox:
                 return
             self._closed = True
             self._error = error
+            self._items.put(_WAKE)
             self._space.notify_all()
-        self._items.put(_WAKE)
 
     def drop(self) -> int:
         """Discard what is queued; return how many messages that was."""
-        dropped = 0
-        while True:
-            try:
-                item = self._items.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _WAKE:
-                dropped += 1
-        if self._closed:
-            self._items.put(_WAKE)
         with self._space:
+            dropped = len(self._returned)
+            self._returned.clear()
+            while True:
+                try:
+                    item = self._items.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _WAKE:
+                    dropped += 1
+            if self._closed:
+                self._items.put(_WAKE)
             self._count = 0
             self._space.notify_all()
         return dropped
