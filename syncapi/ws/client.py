@@ -13,6 +13,7 @@ idle connections and drops those whose server stopped answering. ``close()`` end
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import logging
 import os
@@ -20,6 +21,7 @@ import re
 import select
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -53,6 +55,7 @@ __all__ = ["ClientSubscriber", "Producer", "Publisher"]
 
 _log = logging.getLogger("syncapi.ws")
 _ABNF = websocket.ABNF
+_READ_SIZE = 16 * 1024  # larger reads cost more in websocket-client's copies of the rest
 _DATA = frozenset({_ABNF.OPCODE_TEXT, _ABNF.OPCODE_BINARY, _ABNF.OPCODE_CONT})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _VALUE = re.compile(r"[\t\x20-\x7e]*")
@@ -292,6 +295,23 @@ class Publisher(core.Publisher):
     # -- sending ----------------------------------------------------------------------------
     def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
         opts = self._options
+        if len(envelopes) == 1:  # the usual case, kept short
+            env = envelopes[0]
+            assert isinstance(env, EnvelopeWriter)
+            data, opcode = encode(env, opts.headers, where=self._where, warned=self._warned)
+            if len(data) > opts.max_message:
+                raise MessageTooLarge(
+                    f"{self._where}: a {len(data)}-byte message is over max_message "
+                    f"({opts.max_message} bytes)",
+                    [(env, "not sent")],
+                )
+            deadline = time.monotonic() + (opts.timeout if timeout is None else timeout)
+            try:
+                self._write(data, opcode, deadline, timeout is not None)
+            except ConnectionClosedError as exc:
+                exc.failures = [(env, "not sent")]
+                raise
+            return
         frames: list[tuple[bytes, int]] = []
         for env in envelopes:
             assert isinstance(env, EnvelopeWriter)
@@ -308,14 +328,18 @@ class Publisher(core.Publisher):
         for i, (data, kind) in enumerate(frames):
             try:
                 self._write(data, kind, deadline, custom)
-            except (ConnectionClosedError, TimeoutError) as exc:
-                failed = [(env, "not sent") for env in envelopes[i:]]
-                exc.failures = failed  # type: ignore[union-attr]
+            except ConnectionClosedError as exc:
+                exc.failures = [(env, "not sent") for env in envelopes[i:]]
                 raise
 
     def _write(self, data: bytes, opcode: int, deadline: float, custom: bool) -> None:
         """Write one frame whole by ``deadline`` (``custom``: the caller's ``timeout=``,
-        else the ``timeout`` option, which is the socket's own)."""
+        else the ``timeout`` option, the socket's own send timeout).
+
+        The frame is made by websocket-client (``ABNF``: masking) and written here with
+        one ``sendall`` on the blocking socket: the kernel's send timeout bounds it, so
+        the usual send is one system call, without a poll first.
+        """
         opts = self._options
         while True:
             ws, generation = self._current(deadline)
@@ -323,13 +347,17 @@ class Publisher(core.Publisher):
             if left <= 0 or not ws.lock.acquire(timeout=left):
                 raise TimeoutError(f"{self._where}: the connection was busy with other sends")
             self._writer = threading.get_ident()
+            sock = ws.sock
             try:
+                if sock is None:
+                    raise websocket.WebSocketConnectionClosedException("socket is closed")
+                raw = _ABNF.create_frame(data, opcode).format()
                 if custom:
-                    ws.settimeout(max(0.001, deadline - time.monotonic()))
-                ws.send(data, opcode)
+                    _send_timeout(sock, deadline - time.monotonic())
+                sock.sendall(raw)
                 return
-            except websocket.WebSocketTimeoutException as exc:
-                waited = f"{deadline - time.monotonic() + (left if custom else opts.timeout):.3g}"
+            except (BlockingIOError, ssl.SSLWantWriteError, builtins.TimeoutError) as exc:
+                waited = f"{(left if custom else opts.timeout):.3g}"
                 self._break(ws, f"a send blocked longer than {waited} s")
                 raise TimeoutError(
                     f"{self._where}: the server read nothing for {waited} s; "
@@ -343,12 +371,16 @@ class Publisher(core.Publisher):
                 # not written whole, so not delivered: send it again on the new connection
             finally:
                 self._writer = None
-                if custom:
-                    ws.settimeout(opts.timeout)
+                if custom and sock is not None:
+                    with contextlib.suppress(OSError):
+                        _send_timeout(sock, opts.timeout)
                 ws.lock.release()
 
     def _current(self, deadline: float) -> tuple[websocket.WebSocket, int]:
         """The open connection, waiting for a reconnect up to ``deadline``."""
+        ws = self._ws
+        if ws is not None and not self._ending and not self._broken.is_set():
+            return ws, self._generation  # the usual case, without the lock
         with self._cond:
             while True:
                 if self._ending:
@@ -428,13 +460,22 @@ class Publisher(core.Publisher):
             ) from exc
         except (websocket.WebSocketException, OSError, ValueError) as exc:
             raise ConnectError(f"cannot open a WebSocket to {self._url}: {exc}") from exc
-        ws.settimeout(opts.timeout)
+        # blocking, no Python timeout: reads wait for data (close() and the keepalive
+        # shut the socket to end them), and sends are bounded by the kernel's send
+        # timeout, so neither pays a poll() before each system call
+        if ws.sock is not None:
+            ws.sock.settimeout(None)
+            _send_timeout(ws.sock, opts.timeout)
         # every chunk read counts as hearing from the server, not only whole frames: a
         # server streaming a big message cannot answer a ping until it is done
+        # and each read asks for up to _READ_SIZE bytes, not for the few bytes a frame
+        # header needs: websocket-client keeps what is over for the next frames (its
+        # frame_buffer.recv_strict), so a burst of small messages costs one system call,
+        # not three per message
         read = ws.frame_buffer.recv
 
         def heard(size: int) -> bytes:
-            data: bytes = read(size)
+            data: bytes = read(max(size, _READ_SIZE))
             self._last_heard = time.monotonic()
             return data
 
@@ -534,13 +575,42 @@ class Publisher(core.Publisher):
         answer to our own close included (a stray frame the server would read as a new
         HTTP request), and assembles fragments without a size limit.
         """
+        inbox = self._subscriber._inbox
+        batch: list[tuple[bytes, Opcode, Publisher]] = []  # handed over together
+        try:
+            return self._read_frames(ws, batch)
+        finally:
+            if batch and not inbox.put_many(batch, self._broken) and not self._ending:
+                self._dropped(len(batch))
+
+    def _dropped(self, count: int) -> None:
+        self._unread += count
+        if self._unread == count:
+            _log.warning(
+                "%s: messages arrive, but the subscriber is closed: dropped (logged once)",
+                self._where,
+            )
+
+    def _read_frames(
+        self, ws: websocket.WebSocket, batch: list[tuple[bytes, Opcode, Publisher]]
+    ) -> tuple[int, str]:
         opts = self._options
         inbox = self._subscriber._inbox
         limit = opts.max_message
         parts: list[bytes] = []
         kind = 0  # the opcode of the message being assembled, 0 between messages
         size = 0
+        frames = ws.frame_buffer
         while True:
+            if batch and (
+                len(batch) >= 64 or not (_frame_waits(frames.recv_buffer) or _readable(ws.sock))
+            ):
+                # the next frame needs the socket: hand over what was read first
+                if not inbox.put_many(batch, self._broken) and not self._ending:
+                    self._dropped(len(batch))
+                batch.clear()
+                if self._broken.is_set():
+                    return int(CloseCode.ABNORMAL), self._dead_reason
             try:
                 frame = ws.recv_frame()  # type: ignore[no-untyped-call]
             except websocket.WebSocketTimeoutException:
@@ -581,16 +651,7 @@ class Publisher(core.Publisher):
                 else:
                     item = (data, Opcode.BINARY, self)
                 kind = 0
-                if not inbox.put(item, self._broken) and not self._ending:
-                    self._unread += 1
-                    if self._unread == 1:
-                        _log.warning(
-                            "%s: messages arrive, but the subscriber is closed: dropped "
-                            "(this is logged once)",
-                            self._where,
-                        )
-                if self._broken.is_set():
-                    return int(CloseCode.ABNORMAL), self._dead_reason
+                batch.append(item)
             elif opcode == _ABNF.OPCODE_CLOSE:
                 code, reason = close_payload(frame.data)
                 if not self._ending:  # the server closes: answer with its code
@@ -701,6 +762,55 @@ class Publisher(core.Publisher):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<syncapi.ws.Publisher {self._url}{state}>"
+
+
+def _send_timeout(sock: socket.socket, seconds: float) -> None:
+    """Bound each ``send`` on ``sock`` to ``seconds`` (``SO_SNDTIMEO``): a send that
+    cannot go on for that long fails with ``EAGAIN``. A TLS socket retries a write the
+    kernel refused, so it gets Python's socket timeout instead (reads then wake up
+    every ``seconds`` too, and just go on)."""
+    seconds = max(seconds, 0.001)
+    if isinstance(sock, ssl.SSLSocket):
+        sock.settimeout(seconds)
+        return
+    whole = int(seconds)
+    sock.setsockopt(
+        socket.SOL_SOCKET,
+        socket.SO_SNDTIMEO,
+        struct.pack("ll", whole, int((seconds - whole) * 1_000_000)),
+    )
+
+
+def _frame_waits(buffered: list[bytes]) -> bool:
+    """Whether websocket-client's read buffer holds a whole frame (so reading it needs
+    no system call, and no wait)."""
+    if not buffered:
+        return False
+    data = buffered[0] if len(buffered) == 1 else b"".join(buffered)
+    if len(data) < 2:
+        return False
+    length = data[1] & 0x7F
+    start = 2
+    if length == 126:
+        if len(data) < 4:
+            return False
+        length, start = int.from_bytes(data[2:4], "big"), 4
+    elif length == 127:
+        if len(data) < 10:
+            return False
+        length, start = int.from_bytes(data[2:10], "big"), 10
+    if data[1] & 0x80:
+        start += 4
+    return len(data) >= start + length
+
+
+def _readable(sock: socket.socket | None) -> bool:
+    """Whether ``sock`` has data to read now (more of a burst is coming)."""
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _writable(sock: socket.socket) -> bool:

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,7 +27,6 @@ from wsproto.events import (
     CloseConnection,
     Event,
     Ping,
-    Pong,
     TextMessage,
 )
 from wsproto.utilities import LocalProtocolError
@@ -50,7 +50,8 @@ from .wire import (
 __all__ = ["Connection", "ConnectionPublisher"]
 
 _log = logging.getLogger("syncapi.ws")
-_READ_SIZE = 256 * 1024
+_READ_SIZE = 64 * 1024
+_BATCH = 64  # most messages handed to the receive loop at once
 
 
 class ConnectionPublisher(core.Publisher):
@@ -130,6 +131,9 @@ class Connection(InboxSubscriber):
         self._linger = False  # closed for what the client sent: drain before shutting
         self._reader_thread: threading.Thread | None = None
         self._writer: int | None = None  # the thread writing frames now
+        self._parts: list[Any] = []  # the message being assembled (reader only)
+        self._size = 0
+        self._received = 0  # messages read (reader only)
         self._close_code: int | None = None
         self._close_reason = ""
         self._closing_deadline: float | None = None
@@ -253,9 +257,8 @@ class Connection(InboxSubscriber):
                 except LocalProtocolError as exc:
                     raise self._closed_error() from exc
             try:
-                self._sock.settimeout(max(0.001, deadline - time.monotonic()))
-                self._sock.sendall(data)
-            except builtins.TimeoutError as exc:  # the socket's timeout
+                self._sendall(data, deadline)
+            except builtins.TimeoutError as exc:
                 self._drop(f"the client read nothing for {limit} s")
                 raise TimeoutError(
                     f"{self._where}: the client read nothing for {limit} s; "
@@ -267,6 +270,26 @@ class Connection(InboxSubscriber):
         finally:
             self._writer = None
             self._write_lock.release()
+
+    def _sendall(self, data: bytes, deadline: float) -> None:
+        """Write ``data`` whole on the non-blocking socket by ``deadline``: one ``send``
+        when the socket takes it (the usual case), a wait for room only when it does not."""
+        sock = self._sock
+        view = memoryview(data)
+        while view:
+            try:
+                sent = sock.send(view)
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                sent = 0
+            if sent:
+                view = view[sent:]
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise builtins.TimeoutError("the socket took nothing in time")
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+            poller.poll(max(1, int(left * 1000)))
 
     def _closed_error(self) -> ConnectionClosedError:
         code = self._close_code or int(CloseCode.ABNORMAL)
@@ -368,25 +391,32 @@ class Connection(InboxSubscriber):
                 _log.exception("%s: clean-up after the end failed", self._where)
 
     def _read_loop(self) -> tuple[int, str]:
+        """Read until the connection ends; return its close code and reason.
+
+        The socket is non-blocking: while data flows each read is one ``recv``, and the
+        messages of a burst are handed to the receive loop together; ``poll`` waits only
+        when the socket is empty, with the timers (pings, idle, close) as its timeout.
+        """
         opts = self._options
         sock = self._sock
-        sock.settimeout(opts.timeout)  # bounds sendall; reads wait in poll()
+        sock.setblocking(False)
         poller = select.poll()
         poller.register(sock, select.POLLIN | select.POLLPRI)
-        pending = getattr(sock, "pending", None)  # an ssl.SSLSocket's
         last_heard = last_message = time.monotonic()
         ping_sent: float | None = None
-        parts: list[Any] = []
-        size = 0
+        batch: list[tuple[bytes, Opcode, Connection]] = []  # read, not handed over yet
         while True:
-            now = time.monotonic()
-            wait = self._next_wake(now, last_heard, last_message, ping_sent)
-            if pending is not None and pending():
-                ready = [(0, select.POLLIN)]  # TLS: decrypted bytes wait that poll cannot see
-            else:
-                ready = poller.poll(None if wait is None else max(0, int(wait * 1000) + 1))
-            now = time.monotonic()
-            if not ready:
+            try:
+                data = sock.recv(_READ_SIZE)
+            except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if batch:
+                    self._deliver(batch)
+                    batch = []
+                now = time.monotonic()
+                wait = self._next_wake(now, last_heard, last_message, ping_sent)
+                if poller.poll(None if wait is None else max(0, int(wait * 1000) + 1)):
+                    continue
+                now = time.monotonic()
                 closing = self._closing_deadline
                 if closing is not None and now >= closing:
                     return self._close_code or int(CloseCode.NORMAL), self._close_reason
@@ -396,9 +426,9 @@ class Connection(InboxSubscriber):
                         self._where,
                         opts.ping_timeout,
                     )
-                    return int(
-                        CloseCode.ABNORMAL
-                    ), f"no answer to a ping within {opts.ping_timeout} s"
+                    return int(CloseCode.ABNORMAL), (
+                        f"no answer to a ping within {opts.ping_timeout} s"
+                    )
                 if opts.idle_timeout is not None and now - last_message >= opts.idle_timeout:
                     self._start_close(int(CloseCode.GOING_AWAY), "idle timeout")
                     continue
@@ -410,81 +440,107 @@ class Connection(InboxSubscriber):
                     ping_sent = now
                     self._send_control(Ping(payload=b"syncapi"))
                 continue
-            try:
-                data = sock.recv(_READ_SIZE)
-            except (builtins.TimeoutError, BlockingIOError, InterruptedError):
-                continue
             except OSError as exc:
                 data = b""
                 if self._close_code is None:
                     self._close_code, self._close_reason = int(CloseCode.ABNORMAL), f"{exc}"
             if not data:
+                self._deliver(batch)
                 if self._close_code is not None and self._ws.state is not ConnectionState.OPEN:
                     return self._close_code, self._close_reason
-                return self._close_code or int(
-                    CloseCode.ABNORMAL
-                ), self._close_reason or "the client went away without a close frame"
-            last_heard = now
+                return self._close_code or int(CloseCode.ABNORMAL), (
+                    self._close_reason or "the client went away without a close frame"
+                )
+            now = last_heard = time.monotonic()
             ping_sent = None
+            closing = self._closing_deadline
+            if closing is not None and now >= closing:  # a client flooding past our close
+                self._deliver(batch)
+                return self._close_code or int(CloseCode.NORMAL), self._close_reason
+            before = self._received
+            ended = self._take(data, batch)
+            if self._received != before:
+                last_message = now
+            if ended is not None:
+                return ended
+            if len(batch) >= _BATCH:
+                self._deliver(batch)
+                batch = []
+
+    def _take(
+        self, data: bytes, batch: list[tuple[bytes, Opcode, Connection]]
+    ) -> tuple[int, str] | None:
+        """Parse ``data``: messages go to ``batch``, control frames are answered (after
+        what came before them is handed over). A close code when the connection ends."""
+        opts = self._options
+        limit = opts.max_message
+        with self._proto_lock:
+            self._ws.receive_data(data)
+            events = self._ws.events()
+        while True:
+            # data frames are taken in one lock hold; a control frame is handled outside
+            # it, before the frames after it are parsed (a close after a ping changes what
+            # may still be sent: the pong must go first)
+            control: Event | None = None
+            too_big = False
             with self._proto_lock:
-                self._ws.receive_data(data)
-                events = self._ws.events()
-            # one event at a time: each is handled (a ping answered) before the next
-            # frame is parsed (a close after it changes what may still be sent)
-            while True:
-                with self._proto_lock:
-                    event = next(events, None)
-                if event is None:
-                    break
-                if isinstance(event, (TextMessage, BytesMessage)):
-                    parts.append(event.data)
-                    size += len(event.data)
-                    if size > opts.max_message:
-                        return self._refuse(
-                            int(CloseCode.MESSAGE_TOO_BIG),
-                            f"message over max_message ({opts.max_message} bytes)",
-                        )
-                    if not event.message_finished:
-                        continue
-                    if isinstance(event, TextMessage):
-                        payload = "".join(parts).encode("utf-8")
-                        if len(payload) > opts.max_message:
-                            return self._refuse(
-                                int(CloseCode.MESSAGE_TOO_BIG),
-                                f"message over max_message ({opts.max_message} bytes)",
-                            )
-                        opcode = Opcode.TEXT
+                for event in events:
+                    if isinstance(event, (TextMessage, BytesMessage)):
+                        self._parts.append(event.data)
+                        self._size += len(event.data)
+                        if self._size > limit:
+                            too_big = True
+                            break
+                        if not event.message_finished:
+                            continue
+                        if isinstance(event, TextMessage):
+                            payload = "".join(self._parts).encode("utf-8")
+                            if len(payload) > limit:
+                                too_big = True
+                                break
+                            batch.append((payload, Opcode.TEXT, self))
+                            self._received += 1
+                        else:
+                            parts = self._parts
+                            payload = bytes(parts[0] if len(parts) == 1 else b"".join(parts))
+                            batch.append((payload, Opcode.BINARY, self))
+                            self._received += 1
+                        self._parts = []
+                        self._size = 0
                     else:
-                        payload = parts[0] if len(parts) == 1 else b"".join(parts)
-                        payload = bytes(payload)
-                        opcode = Opcode.BINARY
-                    parts = []
-                    size = 0
-                    last_message = now
-                    self._deliver((payload, opcode, self))
-                elif isinstance(event, Ping):
-                    self._send_control(event.response())
-                elif isinstance(event, Pong):
-                    pass
-                elif isinstance(event, CloseConnection):
-                    with self._proto_lock:
-                        remote = self._ws.state is ConnectionState.REMOTE_CLOSING
-                        answered = self._ws.state is ConnectionState.CLOSED
-                    if remote:  # the client closes: answer, and it is over
-                        if self._close_code is None:
-                            self._close_code = int(event.code)
-                            self._close_reason = event.reason or ""
-                        self._send_control(event.response())
-                        return self._close_code, self._close_reason
-                    if answered:  # the client answered our close
-                        return self._close_code or int(event.code), self._close_reason
-                    # wsproto could not parse what the client sent (bad UTF-8: 1007...)
-                    code = (
-                        int(event.code)
-                        if 1000 <= event.code < 5000
-                        else int(CloseCode.PROTOCOL_ERROR)
-                    )
-                    return self._refuse(code, event.reason or "protocol error")
+                        control = event
+                        break
+            if too_big:
+                self._deliver(batch)
+                return self._refuse(
+                    int(CloseCode.MESSAGE_TOO_BIG),
+                    f"message over max_message ({limit} bytes)",
+                )
+            if control is None:
+                return None
+            self._deliver(batch)  # what came before a control frame goes first
+            batch.clear()
+            if isinstance(control, Ping):
+                self._send_control(control.response())
+            elif isinstance(control, CloseConnection):
+                with self._proto_lock:
+                    remote = self._ws.state is ConnectionState.REMOTE_CLOSING
+                    answered = self._ws.state is ConnectionState.CLOSED
+                if remote:  # the client closes: answer, and it is over
+                    if self._close_code is None:
+                        self._close_code = int(control.code)
+                        self._close_reason = control.reason or ""
+                    self._send_control(control.response())
+                    return self._close_code, self._close_reason
+                if answered:  # the client answered our close
+                    return self._close_code or int(control.code), self._close_reason
+                # wsproto could not parse what the client sent (bad UTF-8: 1007...)
+                code = (
+                    int(control.code)
+                    if 1000 <= control.code < 5000
+                    else int(CloseCode.PROTOCOL_ERROR)
+                )
+                return self._refuse(code, control.reason or "protocol error")
 
     def _refuse(self, code: int, reason: str) -> tuple[int, str]:
         """Close at once because of what the client sent."""
@@ -540,10 +596,15 @@ class Connection(InboxSubscriber):
             return None
         return max(0.0, min(times) - now)
 
-    def _deliver(self, item: tuple[bytes, Opcode, Connection]) -> None:
+    def _deliver(self, items: list[tuple[bytes, Opcode, Connection]]) -> None:
+        """Hand the messages of one read to the receive loop, in one go."""
         inbox = self._route_inbox or self._inbox
-        if not inbox.put(item, self._closing):
-            _log.warning("%s: a message arrived after its receiver closed; dropped", self._where)
+        if items and not inbox.put_many(items, self._closing):
+            _log.warning(
+                "%s: %d message(s) arrived after their receiver closed; dropped",
+                self._where,
+                len(items),
+            )
 
     def __repr__(self) -> str:
         state = "" if self.connected else f" closed {self._close_code}"

@@ -220,8 +220,11 @@ class EnvelopeWriter(core.EnvelopeWriter):
         content_type: str | None = None,
         bindings: Any = None,
     ) -> None:
-        super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
-        self._opcode: Opcode | None = Opcode.TEXT if isinstance(payload, str) else None
+        if headers is None and content_type is None and bindings is None:
+            super().__init__(payload)  # keyword passing costs, and this is hot
+        else:
+            super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
+        self._opcode: Opcode | None = Opcode.TEXT if type(payload) is str else None
         self._explicit = False  # set_opcode() was called
 
     def set_opcode(self, opcode: Opcode | int | str | None) -> None:
@@ -471,6 +474,11 @@ class Inbox:
         """Queue ``item``, waiting while the inbox is full. ``False`` (not queued) once
         the inbox is finished. When ``stop`` is set while it waits, the item is queued
         over the limit: the connection is ending, and what it read is kept."""
+        return self.put_many((item,), stop)
+
+    def put_many(self, items: Sequence[Any], stop: threading.Event | None = None) -> bool:
+        """:meth:`put` for the messages of one read: one wait, one wake-up (the inbox may
+        go over ``limit`` by the batch)."""
         with self._space:
             if self._count >= self._limit and not self._closed:
                 self.blocked = True
@@ -483,8 +491,10 @@ class Inbox:
                     self.blocked = False
             if self._closed:
                 return False
-            self._count += 1
-            self._items.put(item)  # under the lock: never after finish()'s end marker
+            self._count += len(items)
+            put = self._items.put
+            for item in items:  # under the lock: never after finish()'s end marker
+                put(item)
         return True
 
     def give_back(self, item: Any) -> None:
@@ -509,7 +519,8 @@ class Inbox:
                     out.append(self._returned.popleft())
                 if out:
                     self._count -= len(out)
-                    self._space.notify_all()
+                    if self.blocked:
+                        self._space.notify_all()
                     return out
         with self._waiters_lock:
             self._waiters += 1
@@ -528,18 +539,20 @@ class Inbox:
                 self._raise_end()
             return []
         out = [first]
-        while len(out) < max_items:
+        items = self._items
+        while len(out) < max_items and not items.empty():
             try:
-                item = self._items.get_nowait()
-            except queue.Empty:
+                item = items.get_nowait()
+            except queue.Empty:  # a drop() at close took it
                 break
             if item is _WAKE:
-                self._items.put(_WAKE)  # maybe the end marker: keep it for the next get
+                items.put(_WAKE)  # maybe the end marker: keep it for the next get
                 break
             out.append(item)
         with self._space:
             self._count -= len(out)
-            self._space.notify_all()
+            if self.blocked:
+                self._space.notify_all()
         return out
 
     def _raise_end(self) -> None:
