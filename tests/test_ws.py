@@ -665,7 +665,7 @@ def test_send_timeout_bounds_a_blocked_write() -> None:
 def test_allowed_origins() -> None:
     import websocket
 
-    consumer = ws.Consumer(allowed_origins=("https://app.example",))
+    consumer = ws.Consumer(allowed_origins=("HTTPS://App.Example/",))  # as a user may write it
     server = consumer.serve()
     consumer.subscriber("o")
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
@@ -677,6 +677,8 @@ def test_allowed_origins() -> None:
     good.close()
     anonymous.close()
     consumer.close()
+    with pytest.raises(ConfigError, match="allowed_origins"):
+        ws.Consumer(allowed_origins=("app.example",))
 
 
 def test_plain_policies_never_read_embedded_headers() -> None:

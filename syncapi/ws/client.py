@@ -107,7 +107,7 @@ class ClientSubscriber(InboxSubscriber):
     """What the server sends on one client connection (:attr:`Publisher.subscriber`).
 
     Messages are handed to the receive loop in the order they came. The loop ends
-    quietly when the server closes normally (1000 or 1001), with
+    quietly when the server closes normally (1000, 1001, or no code: 1005), with
     :class:`~syncapi.ws.ConnectionClosedError` on any other close, and goes on across
     reconnects when the producer has ``reconnect=True``. ``workers=N`` runs callbacks of
     this one connection in parallel (their order is then not kept).
@@ -655,20 +655,42 @@ class Publisher(core.Publisher):
             elif opcode == _ABNF.OPCODE_CLOSE:
                 code, reason = close_payload(frame.data)
                 if not self._ending:  # the server closes: answer with its code
-                    with contextlib.suppress(websocket.WebSocketException, OSError):
-                        ws.send(frame.data[:2], _ABNF.OPCODE_CLOSE)
+                    self._control(ws, _ABNF.OPCODE_CLOSE, frame.data[:2])
                 return code, reason
             elif opcode == _ABNF.OPCODE_PING:
-                with contextlib.suppress(websocket.WebSocketException, OSError):
-                    ws.pong(frame.data)
+                self._control(ws, _ABNF.OPCODE_PONG, frame.data)
             elif opcode == _ABNF.OPCODE_PONG:
                 self._ping_sent = None
 
     def _fail(self, ws: websocket.WebSocket, code: CloseCode, reason: str) -> tuple[int, str]:
         _log.warning("%s: closing with %d: %s", self._where, int(code), reason)
-        with contextlib.suppress(websocket.WebSocketException, OSError):
-            ws.send_close(int(code), reason.encode("utf-8")[:120])
+        self._control(ws, _ABNF.OPCODE_CLOSE, _close_payload(int(code), reason))
         return int(code), reason
+
+    def _control(
+        self, ws: websocket.WebSocket, opcode: int, payload: bytes, timeout: float | None = None
+    ) -> bool:
+        """Write a control frame (pong, close) whole, within ``timeout`` (default: the
+        ``timeout`` option); ``False`` when it could not be written. Under the send lock,
+        which the caller may hold already."""
+        limit = self._options.timeout if timeout is None else timeout
+        if not ws.lock.acquire(timeout=limit):
+            return False
+        sock = ws.sock
+        try:
+            if sock is None:
+                return False
+            if timeout is not None:
+                _send_timeout(sock, timeout)
+            sock.sendall(_ABNF.create_frame(payload, opcode).format())
+            return True
+        except OSError:  # a timeout (EAGAIN) or a broken connection: the reader sees it
+            return False
+        finally:
+            if timeout is not None and sock is not None:
+                with contextlib.suppress(OSError):
+                    _send_timeout(sock, self._options.timeout)
+            ws.lock.release()
 
     # -- keepalive (called on the producer's keepalive thread) ---------------------------
     def _tick(self, now: float) -> None:
@@ -700,7 +722,7 @@ class Publisher(core.Publisher):
                 sock = ws.sock
                 if sock is not None and _writable(sock):
                     self._ping_sent = now
-                    ws.ping()
+                    sock.sendall(_ABNF.create_frame(b"syncapi", _ABNF.OPCODE_PING).format())
             except (websocket.WebSocketException, OSError):
                 pass  # the reader sees the broken connection
             finally:
@@ -732,15 +754,10 @@ class Publisher(core.Publisher):
                 # a signal handler interrupted this thread's own send: a close frame now
                 # would land inside the half-written frame, so break off instead
                 self._break(ws, "closed during a send")
-            elif ws.lock.acquire(timeout=opts.close_timeout):
-                try:
-                    ws.send_close(code, reason.encode("utf-8"))
-                except (websocket.WebSocketException, OSError, ValueError):
-                    pass
-                finally:
-                    ws.lock.release()
-            else:  # another send is stuck on a server that does not read
-                self._break(ws, "closed while a send was blocked")
+            elif not self._control(
+                ws, _ABNF.OPCODE_CLOSE, _close_payload(code, reason), opts.close_timeout
+            ):  # another send is stuck on a server that does not read, or the socket is
+                self._break(ws, "the close frame could not be sent")
         self._subscriber.close(timeout=opts.close_timeout)
         return ws
 
@@ -762,6 +779,11 @@ class Publisher(core.Publisher):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<syncapi.ws.Publisher {self._url}{state}>"
+
+
+def _close_payload(code: int, reason: str) -> bytes:
+    """The payload of a close frame: the code, then the reason (cut to fit 125 bytes)."""
+    return code.to_bytes(2, "big") + reason.encode("utf-8")[:123]
 
 
 def _send_timeout(sock: socket.socket, seconds: float) -> None:

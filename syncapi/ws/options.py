@@ -7,6 +7,7 @@ duration)::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..headers import HeaderPolicy
 __all__ = ["ConsumerOptions", "ProducerOptions"]
 
 _POLICIES = ("embed", "raise", "warn")
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+")
 
 
 def _check(owner: Any) -> None:
@@ -155,7 +157,9 @@ class ConsumerOptions:
     allowed_origins: tuple[str, ...] = ()
     """Web origins (``https://app.example``) whose pages may connect: a handshake
     whose ``Origin`` header names another one is answered ``403``. Browsers always send
-    ``Origin``; other clients may not, and are let in. Empty (the default): any origin.
+    ``Origin``; other clients may not, and are let in. Compared without regard to
+    letter case or a trailing ``/``; ``"null"`` names pages without an origin (files,
+    sandboxes). Empty (the default): any origin.
     Set it when browsers connect and the server trusts their cookies."""
     subprotocols: tuple[str, ...] = ()
     """Subprotocols the server speaks: the first the client offers from this list is
@@ -171,3 +175,13 @@ class ConsumerOptions:
             raise ConfigError(f"option 'accept_backlog' must be >= 0, got {self.accept_backlog!r}")
         if self.close_timeout <= 0:
             raise ConfigError(f"option 'close_timeout' must be > 0, got {self.close_timeout!r}")
+        origins = []
+        for origin in self.allowed_origins:
+            text = origin.strip().rstrip("/").lower() if isinstance(origin, str) else ""
+            if text != "null" and not _ORIGIN.fullmatch(text):
+                raise ConfigError(
+                    "option 'allowed_origins': each is scheme://host[:port] as a browser "
+                    f"sends it (e.g. 'https://app.example'), or 'null'; got {origin!r}"
+                )
+            origins.append(text)
+        object.__setattr__(self, "allowed_origins", tuple(origins))

@@ -515,7 +515,7 @@ class Consumer(Serving, core.Consumer):
             )
         origin = request.headers.get("Origin")
         allowed = self._options.allowed_origins
-        if allowed and origin is not None and origin not in allowed:
+        if allowed and origin is not None and origin.strip().rstrip("/").lower() not in allowed:
             return _text(403, f"origin {origin!r} may not connect here")
         if request.method != route.method:
             return _text(
