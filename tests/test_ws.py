@@ -723,3 +723,36 @@ def test_no_stray_request_after_closes(
         )
     time.sleep(0.2)
     assert not [r for r in caplog.records if "Bad request" in r.getMessage()]
+
+
+def test_a_trickling_client_cannot_hold_off_the_idle_timeout() -> None:
+    """Bytes that never make a message keep coming (a frame sent a byte at a time):
+    the idle timeout still closes the connection."""
+    import socket as socketlib
+
+    consumer = ws.Consumer(idle_timeout=0.5, ping_interval=None)
+    server = consumer.serve()
+    consumer.subscriber("slow")
+    sock = socketlib.create_connection(("127.0.0.1", server.port), timeout=5)
+    sock.sendall(
+        b"GET /slow HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    assert b" 101 " in sock.recv(4096)
+    frame = b"\x82\xfe\x10\x00" + b"\x00" * 4 + b"x" * 4096  # a 4 KiB masked binary frame
+    started = time.monotonic()
+    closed = False
+    for byte in frame:
+        try:
+            sock.sendall(bytes([byte]))
+        except OSError:
+            closed = True
+            break
+        time.sleep(0.01)
+        if time.monotonic() - started > 5:
+            break
+    assert wait_until(lambda: consumer.connections == [], 5)
+    assert time.monotonic() - started < 4, "the trickle held the connection open"
+    assert closed or consumer.connections == []
+    sock.close()
+    consumer.close()

@@ -414,8 +414,10 @@ class Connection(InboxSubscriber):
                     batch = []
                 now = time.monotonic()
                 wait = self._next_wake(now, last_heard, last_message, ping_sent)
-                if poller.poll(None if wait is None else max(0, int(wait * 1000) + 1)):
-                    continue
+                poller.poll(None if wait is None else max(0, int(wait * 1000) + 1))
+                # the timers are checked after every wait, whether data came or not: a
+                # client that trickles bytes must not hold off a close, an idle timeout
+                # or a ping timeout
                 now = time.monotonic()
                 closing = self._closing_deadline
                 if closing is not None and now >= closing:
@@ -429,7 +431,11 @@ class Connection(InboxSubscriber):
                     return int(CloseCode.ABNORMAL), (
                         f"no answer to a ping within {opts.ping_timeout} s"
                     )
-                if opts.idle_timeout is not None and now - last_message >= opts.idle_timeout:
+                if (
+                    opts.idle_timeout is not None
+                    and self._closing_deadline is None
+                    and now - last_message >= opts.idle_timeout
+                ):
                     self._start_close(int(CloseCode.GOING_AWAY), "idle timeout")
                     continue
                 if (
@@ -590,7 +596,7 @@ class Connection(InboxSubscriber):
                 if ping_sent is not None
                 else last_heard + opts.ping_interval
             )
-        if opts.idle_timeout is not None:
+        if opts.idle_timeout is not None and self._closing_deadline is None:
             times.append(last_message + opts.idle_timeout)
         if not times:
             return None
