@@ -756,3 +756,26 @@ def test_a_trickling_client_cannot_hold_off_the_idle_timeout() -> None:
     assert closed or consumer.connections == []
     sock.close()
     consumer.close()
+
+
+@pytest.mark.parametrize("direction", ["client->server", "server->client"])
+def test_max_pending_bounds_what_waits(direction: str) -> None:
+    """With nobody receiving, a receiver holds at most max_pending messages (plus one
+    read's batch): 1 MiB messages stop being taken after a few MiB, not a hundred."""
+    consumer = ws.Consumer(max_pending=2, timeout=1.0)
+    server = consumer.serve()
+    consumer.listen("bp")
+    with ws.Producer(server.url, max_pending=2, timeout=1.0) as producer:
+        pub = producer.publisher("bp")
+        conn = consumer.accept("bp", timeout=5)
+        chunk = b"m" * (1 << 20)
+        sent = 0
+        with pytest.raises(TimeoutError):
+            for _ in range(200):
+                (pub if direction == "client->server" else conn).send(chunk)
+                sent += 1
+        inbox = (conn if direction == "client->server" else pub.subscriber)._inbox
+        assert inbox._count <= 2, f"{inbox._count} messages wait, the limit is 2"
+        # socket buffers hold a few MiB on loopback; 64 would mean the batches ignore it
+        assert sent < 40, f"{sent} MiB went out before the receiver stopped taking"
+    consumer.close()

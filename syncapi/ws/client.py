@@ -55,6 +55,8 @@ __all__ = ["ClientSubscriber", "Producer", "Publisher"]
 
 _log = logging.getLogger("syncapi.ws")
 _ABNF = websocket.ABNF
+_BATCH = 64  # most messages read before they are handed to the receive loop
+_BATCH_BYTES = 256 * 1024  # ... and most bytes
 _READ_SIZE = 16 * 1024  # larger reads cost more in websocket-client's copies of the rest
 _DATA = frozenset({_ABNF.OPCODE_TEXT, _ABNF.OPCODE_BINARY, _ABNF.OPCODE_CONT})
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
@@ -333,8 +335,10 @@ class Publisher(core.Publisher):
                 raise
 
     def _write(self, data: bytes, opcode: int, deadline: float, custom: bool) -> None:
-        """Write one frame whole by ``deadline`` (``custom``: the caller's ``timeout=``,
-        else the ``timeout`` option, the socket's own send timeout).
+        """Write one frame whole (``custom``: the caller's ``timeout=`` bounds the wait for
+        the lock and each stall of the write; else the ``timeout`` option, the socket's
+        own send timeout, bounds each stall: a server that keeps reading, however
+        slowly, is not cut off).
 
         The frame is made by websocket-client (``ABNF``: masking) and written here with
         one ``sendall`` on the blocking socket: the kernel's send timeout bounds it, so
@@ -601,14 +605,19 @@ class Publisher(core.Publisher):
         kind = 0  # the opcode of the message being assembled, 0 between messages
         size = 0
         frames = ws.frame_buffer
+        most = min(_BATCH, opts.max_pending)  # messages held before they are handed over
+        held = 0  # their bytes
         while True:
             if batch and (
-                len(batch) >= 64 or not (_frame_waits(frames.recv_buffer) or _readable(ws.sock))
+                len(batch) >= most
+                or held >= _BATCH_BYTES
+                or not (_frame_waits(frames.recv_buffer) or _readable(ws.sock))
             ):
                 # the next frame needs the socket: hand over what was read first
                 if not inbox.put_many(batch, self._broken) and not self._ending:
                     self._dropped(len(batch))
                 batch.clear()
+                held = 0
                 if self._broken.is_set():
                     return int(CloseCode.ABNORMAL), self._dead_reason
             try:
@@ -652,6 +661,7 @@ class Publisher(core.Publisher):
                     item = (data, Opcode.BINARY, self)
                 kind = 0
                 batch.append(item)
+                held += len(data)
             elif opcode == _ABNF.OPCODE_CLOSE:
                 code, reason = close_payload(frame.data)
                 if not self._ending:  # the server closes: answer with its code
@@ -684,7 +694,9 @@ class Publisher(core.Publisher):
                 _send_timeout(sock, timeout)
             sock.sendall(_ABNF.create_frame(payload, opcode).format())
             return True
-        except OSError:  # a timeout (EAGAIN) or a broken connection: the reader sees it
+        except OSError as exc:  # a timeout (EAGAIN) or a broken connection
+            # part of the frame may be out: the stream cannot go on
+            self._break(ws, f"a control frame could not be written: {exc}")
             return False
         finally:
             if timeout is not None and sock is not None:

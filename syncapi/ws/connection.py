@@ -52,6 +52,7 @@ __all__ = ["Connection", "ConnectionPublisher"]
 _log = logging.getLogger("syncapi.ws")
 _READ_SIZE = 64 * 1024
 _BATCH = 64  # most messages handed to the receive loop at once
+_BATCH_BYTES = 256 * 1024  # a message this big is handed over at once
 
 
 class ConnectionPublisher(core.Publisher):
@@ -405,6 +406,7 @@ class Connection(InboxSubscriber):
         last_heard = last_message = time.monotonic()
         ping_sent: float | None = None
         batch: list[tuple[bytes, Opcode, Connection]] = []  # read, not handed over yet
+        most = min(_BATCH, opts.max_pending)
         while True:
             try:
                 data = sock.recv(_READ_SIZE)
@@ -469,7 +471,7 @@ class Connection(InboxSubscriber):
                 last_message = now
             if ended is not None:
                 return ended
-            if len(batch) >= _BATCH:
+            if len(batch) >= most or (batch and len(batch[-1][0]) >= _BATCH_BYTES):
                 self._deliver(batch)
                 batch = []
 

@@ -17,7 +17,7 @@ from ..headers import HeaderPolicy
 __all__ = ["ConsumerOptions", "ProducerOptions"]
 
 _POLICIES = ("embed", "raise", "warn")
-_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s]+")
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/?#\s@*]+")  # no path, user or wildcard
 
 
 def _check(owner: Any) -> None:

@@ -477,24 +477,31 @@ class Inbox:
         return self.put_many((item,), stop)
 
     def put_many(self, items: Sequence[Any], stop: threading.Event | None = None) -> bool:
-        """:meth:`put` for the messages of one read: one wait, one wake-up (the inbox may
-        go over ``limit`` by the batch)."""
+        """:meth:`put` for the messages of one read: as many as there is room for go in
+        at once (one wake-up), and the wait for room is taken for the rest."""
+        done = 0
         with self._space:
-            if self._count >= self._limit and not self._closed:
-                self.blocked = True
-                try:
-                    while self._count >= self._limit and not self._closed:
-                        if stop is not None and stop.is_set():
-                            break
-                        self._space.wait(0.25)
-                finally:
-                    self.blocked = False
-            if self._closed:
-                return False
-            self._count += len(items)
-            put = self._items.put
-            for item in items:  # under the lock: never after finish()'s end marker
-                put(item)
+            while done < len(items):
+                if self._count >= self._limit and not self._closed:
+                    self.blocked = True
+                    try:
+                        while self._count >= self._limit and not self._closed:
+                            if stop is not None and stop.is_set():
+                                break
+                            self._space.wait(0.25)
+                    finally:
+                        self.blocked = False
+                if self._closed:
+                    return False
+                room = self._limit - self._count
+                if room <= 0:  # stop was set: the rest goes in over the limit
+                    room = len(items) - done
+                put = self._items.put
+                for item in items[done : done + room]:  # under the lock: never after the
+                    put(item)  # end marker of finish()
+                taken = min(room, len(items) - done)
+                self._count += taken
+                done += taken
         return True
 
     def give_back(self, item: Any) -> None:
