@@ -609,11 +609,10 @@ class Publisher(core.Publisher):
         held = 0  # their bytes
         while True:
             if batch and (
-                len(batch) >= most
-                or held >= _BATCH_BYTES
-                or not (_frame_waits(frames.recv_buffer) or _readable(ws.sock))
+                len(batch) >= most or held >= _BATCH_BYTES or not _frame_waits(frames.recv_buffer)
             ):
-                # the next frame needs the socket: hand over what was read first
+                # the next frame needs the socket (and may be slow to come whole): hand
+                # over what was read first
                 if not inbox.put_many(batch, self._broken) and not self._ending:
                     self._dropped(len(batch))
                 batch.clear()
@@ -836,15 +835,6 @@ def _frame_waits(buffered: list[bytes]) -> bool:
     if data[1] & 0x80:
         start += 4
     return len(data) >= start + length
-
-
-def _readable(sock: socket.socket | None) -> bool:
-    """Whether ``sock`` has data to read now (more of a burst is coming)."""
-    if sock is None:
-        return False
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
 
 
 def _writable(sock: socket.socket) -> bool:

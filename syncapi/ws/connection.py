@@ -103,6 +103,9 @@ class Connection(InboxSubscriber):
         server_port: str,
     ) -> None:
         super().__init__(channel, bindings=bindings)
+        # non-blocking from the start: a taker may send (under a deadline, _sendall)
+        # before the reader runs
+        sock.setblocking(False)
         self._sock = sock
         self._options = options
         self.path = path
@@ -400,7 +403,6 @@ class Connection(InboxSubscriber):
         """
         opts = self._options
         sock = self._sock
-        sock.setblocking(False)
         poller = select.poll()
         poller.register(sock, select.POLLIN | select.POLLPRI)
         last_heard = last_message = time.monotonic()
@@ -465,6 +467,14 @@ class Connection(InboxSubscriber):
             if closing is not None and now >= closing:  # a client flooding past our close
                 self._deliver(batch)
                 return self._close_code or int(CloseCode.NORMAL), self._close_reason
+            if (  # a client that never lets the socket run dry (pongs...) is idle too
+                opts.idle_timeout is not None
+                and closing is None
+                and now - last_message >= opts.idle_timeout
+            ):
+                self._deliver(batch)
+                batch = []
+                self._start_close(int(CloseCode.GOING_AWAY), "idle timeout")
             before = self._received
             ended = self._take(data, batch)
             if self._received != before:

@@ -452,8 +452,9 @@ class Consumer(Serving, core.Consumer):
             ]
             if chosen is not None:
                 lines.append(f"Sec-WebSocket-Protocol: {chosen}")
+            answer = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
             try:
-                sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+                conn._sendall(answer, time.monotonic() + self._options.timeout)
             except OSError:
                 conn._close_code = int(CloseCode.ABNORMAL)
                 conn._close_reason = "the client left during the handshake"

@@ -467,8 +467,7 @@ class Inbox:
         self._error: BaseException | None = None
         self._waiters = 0
         self._waiters_lock = threading.Lock()
-        self.blocked = False
-        """Whether a :meth:`put` is waiting for room now (the reader is not reading)."""
+        self._blocked = 0  # puts waiting for room now
 
     def put(self, item: Any, stop: threading.Event | None = None) -> bool:
         """Queue ``item``, waiting while the inbox is full. ``False`` (not queued) once
@@ -483,14 +482,14 @@ class Inbox:
         with self._space:
             while done < len(items):
                 if self._count >= self._limit and not self._closed:
-                    self.blocked = True
+                    self._blocked += 1
                     try:
                         while self._count >= self._limit and not self._closed:
                             if stop is not None and stop.is_set():
                                 break
                             self._space.wait(0.25)
                     finally:
-                        self.blocked = False
+                        self._blocked -= 1
                 if self._closed:
                     return False
                 room = self._limit - self._count
@@ -526,7 +525,7 @@ class Inbox:
                     out.append(self._returned.popleft())
                 if out:
                     self._count -= len(out)
-                    if self.blocked:
+                    if self._blocked:
                         self._space.notify_all()
                     return out
         with self._waiters_lock:
@@ -558,7 +557,7 @@ class Inbox:
             out.append(item)
         with self._space:
             self._count -= len(out)
-            if self.blocked:
+            if self._blocked:
                 self._space.notify_all()
         return out
 
@@ -604,6 +603,11 @@ class Inbox:
             self._count = 0
             self._space.notify_all()
         return dropped
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a :meth:`put` waits for room now (a reader is not reading)."""
+        return self._blocked > 0
 
     @property
     def finished(self) -> bool:
