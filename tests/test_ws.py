@@ -779,3 +779,23 @@ def test_max_pending_bounds_what_waits(direction: str) -> None:
         # socket buffers hold a few MiB on loopback; 64 would mean the batches ignore it
         assert sent < 40, f"{sent} MiB went out before the receiver stopped taking"
     consumer.close()
+
+
+@pytest.mark.parametrize("timeout", [None, 1.0])
+def test_client_send_timeout_bounds_the_whole_write(timeout: float | None) -> None:
+    """A server that reads nothing: the send that blocks raises TimeoutError within its
+    limit (the option, or timeout=), not a multiple of it after partial writes."""
+    consumer = ws.Consumer(max_pending=1)  # no loop: the reader stops after one message
+    server = consumer.serve()
+    consumer.subscriber("full")
+    with ws.Producer(server.url, timeout=1.0 if timeout is None else 30.0) as producer:
+        pub = producer.publisher("full")
+        chunk = b"t" * (4 << 20)
+        took = 0.0
+        with pytest.raises(TimeoutError):
+            for _ in range(100):
+                started = time.monotonic()
+                pub.send(chunk, timeout=timeout)
+        took = time.monotonic() - started
+        assert took < 1.6, f"the send that timed out took {took:.2f} s for a 1 s limit"
+    consumer.close()

@@ -352,13 +352,18 @@ class Publisher(core.Publisher):
                 raise TimeoutError(f"{self._where}: the connection was busy with other sends")
             self._writer = threading.get_ident()
             sock = ws.sock
+            changed = False  # the socket's send timeout, to restore
             try:
                 if sock is None:
                     raise websocket.WebSocketConnectionClosedException("socket is closed")
                 raw = _ABNF.create_frame(data, opcode).format()
                 if custom:
                     _send_timeout(sock, deadline - time.monotonic())
-                sock.sendall(raw)
+                    changed = True
+                    write_by = deadline
+                else:
+                    write_by = time.monotonic() + opts.timeout
+                changed |= _send_whole(sock, raw, write_by)
                 return
             except (BlockingIOError, ssl.SSLWantWriteError, builtins.TimeoutError) as exc:
                 waited = f"{(left if custom else opts.timeout):.3g}"
@@ -375,7 +380,7 @@ class Publisher(core.Publisher):
                 # not written whole, so not delivered: send it again on the new connection
             finally:
                 self._writer = None
-                if custom and sock is not None:
+                if changed and sock is not None:
                     with contextlib.suppress(OSError):
                         _send_timeout(sock, opts.timeout)
                 ws.lock.release()
@@ -790,6 +795,29 @@ class Publisher(core.Publisher):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<syncapi.ws.Publisher {self._url}{state}>"
+
+
+def _send_whole(sock: socket.socket, data: bytes, deadline: float) -> bool:
+    """Write ``data`` whole by ``deadline``: one ``send`` when the socket takes it all
+    (the usual case); after a partial write, each next ``send`` gets only the time left
+    (``sendall`` would give each the full send timeout again). ``True`` when it changed
+    the socket's send timeout (the caller restores it).
+
+    Raises:
+        builtins.TimeoutError: the deadline passed (part of ``data`` may be out).
+        OSError: the connection broke.
+    """
+    sent = sock.send(data)
+    if sent == len(data):
+        return False
+    view = memoryview(data)
+    while sent < len(view):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise builtins.TimeoutError("the peer took nothing more in time")
+        _send_timeout(sock, left)
+        sent += sock.send(view[sent:])
+    return True
 
 
 def _close_payload(code: int, reason: str) -> bytes:
