@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from .errors import ConfigError, ConnectError
 
@@ -24,6 +25,7 @@ __all__ = [
     "Serving",
     "mount_in_flask",
     "request_handler_for",
+    "text_response",
     "wsgi_str",
 ]
 
@@ -232,6 +234,19 @@ class Serving:
             servers, self._servers = self._servers, []
         for server in servers:
             server.stop()
+
+
+def text_response(
+    status: int, detail: str, headers: Sequence[tuple[str, str]] = ()
+) -> WerkzeugResponse:
+    """A short plain-text answer: ``"<status phrase>: <detail>"`` and ``headers``."""
+    phrase = WerkzeugResponse(status=status).status
+    return WerkzeugResponse(
+        f"{phrase}: {detail}\n",
+        status=status,
+        headers=list(headers),
+        content_type="text/plain; charset=utf-8",
+    )
 
 
 def wsgi_str(text: str) -> str:

@@ -48,7 +48,7 @@ from ..channels import ChannelRouter
 from ..errors import ClosedError, ConfigError, DecodeError
 from ..headers import Headers
 from ..servers import ServerURL, resolve_options
-from ..wsgi import Serving
+from ..wsgi import Serving, text_response
 from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .options import ConsumerOptions
 from .producer import check_bindings
@@ -388,16 +388,6 @@ class Subscriber(core.Subscriber):
         self._inbox.put(_WAKE)
 
 
-def _text(status: int, detail: str, headers: Sequence[tuple[str, str]] = ()) -> WerkzeugResponse:
-    phrase = WerkzeugResponse(status=status).status
-    return WerkzeugResponse(
-        f"{phrase}: {detail}\n",
-        status=status,
-        headers=list(headers),
-        content_type="text/plain; charset=utf-8",
-    )
-
-
 class Consumer(Serving, core.Consumer):
     """A WSGI application whose routes are :class:`Subscriber`\\ s.
 
@@ -485,40 +475,42 @@ class Consumer(Serving, core.Consumer):
         opts = self._options
         raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
         if _BAD_ESCAPE.search(raw.split("?", 1)[0]):
-            return _text(400, "the path holds a '%' that is not a percent-escape")
+            return text_response(400, "the path holds a '%' that is not a percent-escape")
         if "\ufffd" in request.path:
-            return _text(400, "the path is not valid UTF-8 once decoded")
+            return text_response(400, "the path is not valid UTF-8 once decoded")
         if self._closed:
-            return _text(503, "the consumer is closed", [("Retry-After", "1")])
+            return text_response(503, "the consumer is closed", [("Retry-After", "1")])
         found = self._router.resolve(request.path.strip("/"))
         if found is None:
-            return _text(404, f"no route for {request.path}")
+            return text_response(404, f"no route for {request.path}")
         sub, params = found
         if request.method not in sub.methods:
             allow = ", ".join(sorted(sub.methods))
-            return _text(405, f"{request.path} accepts {allow}", [("Allow", allow)])
+            return text_response(405, f"{request.path} accepts {allow}", [("Allow", allow)])
         missing = [name for name in sub.required_query if name not in request.args]
         if missing:
-            return _text(400, f"missing query parameter(s): {', '.join(missing)}")
+            return text_response(400, f"missing query parameter(s): {', '.join(missing)}")
         declared = sub.content_type if opts.check_content_type else None
         if declared is not None and request.mimetype != declared.split(";")[0].strip().lower():
-            return _text(415, f"{request.path} takes {declared}")
+            return text_response(415, f"{request.path} takes {declared}")
         length = request.content_length
         if length is not None and length > opts.max_body:
-            return _text(413, f"the body is over {opts.max_body} bytes")
+            return text_response(413, f"the body is over {opts.max_body} bytes")
         try:
             body = request.stream.read(opts.max_body + 1)
         except (ClientDisconnected, OSError, ValueError) as exc:
-            return _text(400, f"the body could not be read: {exc}")
+            return text_response(400, f"the body could not be read: {exc}")
         if len(body) > opts.max_body:
-            return _text(413, f"the body is over {opts.max_body} bytes")
+            return text_response(413, f"the body is over {opts.max_body} bytes")
         if not sub.receiving or sub.closed:
-            return _text(503, f"nothing receives on {request.path} now", [("Retry-After", "1")])
+            return text_response(
+                503, f"nothing receives on {request.path} now", [("Retry-After", "1")]
+            )
         pairs = list(request.headers.items())
         try:
             headers = headers_from_request(pairs)
         except DecodeError as exc:
-            return _text(400, str(exc))
+            return text_response(400, str(exc))
         env = EnvelopeReader(
             body,
             headers=headers,
@@ -534,12 +526,12 @@ class Consumer(Serving, core.Consumer):
         )
         refused = sub._offer(env, opts.backlog)
         if refused:
-            return _text(503, f"{request.path}: {refused}", [("Retry-After", "1")])
+            return text_response(503, f"{request.path}: {refused}", [("Retry-After", "1")])
         if not env._done.wait(opts.deadline) and sub._give_up(env):
             _log.warning(
                 "%s: no answer within the deadline (%s s): 503", env.identity, opts.deadline
             )
-            return _text(503, f"no answer within {opts.deadline} s", [("Retry-After", "1")])
+            return text_response(503, f"no answer within {opts.deadline} s", [("Retry-After", "1")])
         return self._answer(sub, env)
 
     def _answer(self, sub: Subscriber, env: EnvelopeReader) -> WerkzeugResponse:
@@ -551,5 +543,7 @@ class Consumer(Serving, core.Consumer):
             del empty.headers["Content-Type"]  # no body, no media type
             return empty
         if env._outcome == "released":
-            return _text(503, "the receive loop stopped before handling it", [("Retry-After", "1")])
-        return _text(500, "the request could not be handled")
+            return text_response(
+                503, "the receive loop stopped before handling it", [("Retry-After", "1")]
+            )
+        return text_response(500, "the request could not be handled")

@@ -45,7 +45,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 from werkzeug.wrappers import Request
@@ -56,7 +56,7 @@ from .. import core
 from ..channels import ChannelAddress, ChannelRouter
 from ..errors import ClosedError, ConfigError, TimeoutError
 from ..servers import ServerURL, resolve_options
-from ..wsgi import Serving
+from ..wsgi import Serving, text_response
 from .bindings import ChannelBindings
 from .client import check_bindings
 from .connection import Connection
@@ -402,7 +402,7 @@ class Consumer(Serving, core.Consumer):
         route, params, key = refused
         sock = environ.get("werkzeug.socket")
         if sock is None:
-            return _text(501, "this WSGI server gives no raw socket (werkzeug.socket)")(
+            return text_response(501, "this WSGI server gives no raw socket (werkzeug.socket)")(
                 environ, start_response
             )
         offered = [
@@ -426,7 +426,7 @@ class Consumer(Serving, core.Consumer):
         )
         with self._conns_lock:
             if self._closed:
-                return _text(503, "the consumer is closed", [("Retry-After", "1")])(
+                return text_response(503, "the consumer is closed", [("Retry-After", "1")])(
                     environ, start_response
                 )
             self._conns.add(conn)
@@ -437,7 +437,7 @@ class Consumer(Serving, core.Consumer):
             if not placed:
                 with self._conns_lock:
                     self._conns.discard(conn)
-                return _text(
+                return text_response(
                     503,
                     f"nothing takes connections on {request.path} now",
                     [("Retry-After", "1")],
@@ -499,17 +499,17 @@ class Consumer(Serving, core.Consumer):
         self, request: Request
     ) -> WerkzeugResponse | tuple[_Route, dict[str, str], bytes]:
         if "\ufffd" in request.path:
-            return _text(400, "the path is not valid UTF-8 once decoded")
+            return text_response(400, "the path is not valid UTF-8 once decoded")
         if self._closed:
-            return _text(503, "the consumer is closed", [("Retry-After", "1")])
+            return text_response(503, "the consumer is closed", [("Retry-After", "1")])
         found = self._router.resolve(request.path.strip("/"))
         if found is None:
-            return _text(404, f"no WebSocket route for {request.path}")
+            return text_response(404, f"no WebSocket route for {request.path}")
         route, params = found
         upgrade = request.headers.get("Upgrade", "").lower()
         connection = {t.strip().lower() for t in request.headers.get("Connection", "").split(",")}
         if upgrade != "websocket" or "upgrade" not in connection:
-            return _text(
+            return text_response(
                 426,
                 f"{request.path} takes WebSocket connections only",
                 [("Upgrade", "websocket"), ("Connection", "Upgrade")],
@@ -517,13 +517,13 @@ class Consumer(Serving, core.Consumer):
         origin = request.headers.get("Origin")
         allowed = self._options.allowed_origins
         if allowed and origin is not None and origin.strip().rstrip("/").lower() not in allowed:
-            return _text(403, f"origin {origin!r} may not connect here")
+            return text_response(403, f"origin {origin!r} may not connect here")
         if request.method != route.method:
-            return _text(
+            return text_response(
                 405, f"{request.path} takes {route.method} handshakes", [("Allow", route.method)]
             )
         if request.headers.get("Sec-WebSocket-Version", "") != "13":
-            return _text(
+            return text_response(
                 426, "only WebSocket version 13 is spoken here", [("Sec-WebSocket-Version", "13")]
             )
         key = request.headers.get("Sec-WebSocket-Key", "").strip()
@@ -532,26 +532,16 @@ class Consumer(Serving, core.Consumer):
         except (binascii.Error, ValueError):
             valid = False
         if not valid:
-            return _text(400, "Sec-WebSocket-Key is missing or not 16 bytes in base64")
+            return text_response(400, "Sec-WebSocket-Key is missing or not 16 bytes in base64")
         missing = [name for name in route.required_query if name not in request.args]
         if missing:
-            return _text(400, f"missing query parameter(s): {', '.join(missing)}")
+            return text_response(400, f"missing query parameter(s): {', '.join(missing)}")
         absent = [name for name in route.required_headers if name not in request.headers]
         if absent:
-            return _text(400, f"missing handshake header(s): {', '.join(absent)}")
+            return text_response(400, f"missing handshake header(s): {', '.join(absent)}")
         return route, params, key.encode("ascii")
 
 
 def _listen(route: _Route) -> _Route:
     route.accepting = True
     return route
-
-
-def _text(status: int, detail: str, headers: Sequence[tuple[str, str]] = ()) -> WerkzeugResponse:
-    phrase = WerkzeugResponse(status=status).status
-    return WerkzeugResponse(
-        f"{phrase}: {detail}\n",
-        status=status,
-        headers=list(headers),
-        content_type="text/plain; charset=utf-8",
-    )
