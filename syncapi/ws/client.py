@@ -31,7 +31,7 @@ from urllib.parse import quote, urlencode
 import websocket
 
 from .. import core
-from ..errors import ClosedError, ConfigError, ConnectError, MessageTooLarge, TimeoutError
+from ..errors import ClosedError, ConfigError, ConnectError, TimeoutError
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings
 from .options import ProducerOptions
@@ -48,7 +48,7 @@ from .wire import (
     check_close_code,
     check_close_reason,
     deadline_left,
-    encode,
+    encode_within,
 )
 
 __all__ = ["ClientSubscriber", "Producer", "Publisher"]
@@ -299,14 +299,14 @@ class Publisher(core.Publisher):
         opts = self._options
         if len(envelopes) == 1:  # the usual case, kept short
             env = envelopes[0]
-            assert isinstance(env, EnvelopeWriter)
-            data, opcode = encode(env, opts.headers, where=self._where, warned=self._warned)
-            if len(data) > opts.max_message:
-                raise MessageTooLarge(
-                    f"{self._where}: a {len(data)}-byte message is over max_message "
-                    f"({opts.max_message} bytes)",
-                    [(env, "not sent")],
-                )
+            data, opcode = encode_within(
+                env,
+                opts.headers,
+                opts.max_message,
+                where=self._where,
+                warned=self._warned,
+                batch=envelopes,
+            )
             deadline = time.monotonic() + (opts.timeout if timeout is None else timeout)
             try:
                 self._write(data, opcode, deadline, timeout is not None)
@@ -316,14 +316,14 @@ class Publisher(core.Publisher):
             return
         frames: list[tuple[bytes, int]] = []
         for env in envelopes:
-            assert isinstance(env, EnvelopeWriter)
-            data, opcode = encode(env, opts.headers, where=self._where, warned=self._warned)
-            if len(data) > opts.max_message:
-                raise MessageTooLarge(
-                    f"{self._where}: a {len(data)}-byte message is over max_message "
-                    f"({opts.max_message} bytes)",
-                    [(e, "not sent") for e in envelopes],
-                )
+            data, opcode = encode_within(
+                env,
+                opts.headers,
+                opts.max_message,
+                where=self._where,
+                warned=self._warned,
+                batch=envelopes,
+            )
             frames.append((data, int(opcode)))
         custom = timeout is not None
         deadline = time.monotonic() + (opts.timeout if timeout is None else timeout)

@@ -32,7 +32,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 
 from .. import core
-from ..errors import ConfigError, MessageTooLarge, TimeoutError
+from ..errors import ConfigError, TimeoutError
 from .options import ConsumerOptions
 from .wire import (
     NORMAL_CLOSES,
@@ -44,7 +44,7 @@ from .wire import (
     Opcode,
     check_close_code,
     check_close_reason,
-    encode,
+    encode_within,
 )
 
 __all__ = ["Connection", "ConnectionPublisher"]
@@ -227,14 +227,14 @@ class Connection(InboxSubscriber):
         opts = self._options
         events: list[Event] = []
         for env in envelopes:
-            assert isinstance(env, EnvelopeWriter)
-            data, opcode = encode(env, opts.headers, where=self._where, warned=self._warned)
-            if len(data) > opts.max_message:
-                raise MessageTooLarge(
-                    f"{self._where}: a {len(data)}-byte message is over max_message "
-                    f"({opts.max_message} bytes)",
-                    [(e, "not sent") for e in envelopes],
-                )
+            data, opcode = encode_within(
+                env,
+                opts.headers,
+                opts.max_message,
+                where=self._where,
+                warned=self._warned,
+                batch=envelopes,
+            )
             events.append(
                 TextMessage(data=data.decode("utf-8"))
                 if opcode is Opcode.TEXT

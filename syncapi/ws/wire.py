@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.datastructures import Headers as WerkzeugHeaders
 
 from .. import core
-from ..errors import ConfigError, ConnectError, DecodeError, ReceiveError, SendError
+from ..errors import (
+    ConfigError,
+    ConnectError,
+    DecodeError,
+    MessageTooLarge,
+    ReceiveError,
+    SendError,
+)
 from ..headers import (
     HeaderPolicy,
     Headers,
@@ -287,6 +294,33 @@ def encode(
     return apply_header_policy(
         policy, headers, content_type, payload, where=where, warned=warned
     ), opcode
+
+
+def encode_within(
+    env: core.EnvelopeWriter,
+    policy: HeaderPolicy,
+    limit: int,
+    *,
+    where: str,
+    warned: list[bool],
+    batch: Sequence[core.EnvelopeWriter],
+) -> tuple[bytes, Opcode]:
+    """:func:`encode`, then the size check every sender makes before anything of
+    ``batch`` (the ``send`` call's envelopes) goes out.
+
+    Raises:
+        MessageTooLarge: the message is over ``limit`` (``max_message``); every envelope
+            of ``batch`` is listed as not sent.
+        ConfigError: as :func:`encode`.
+    """
+    assert isinstance(env, EnvelopeWriter)
+    data, opcode = encode(env, policy, where=where, warned=warned)
+    if len(data) > limit:
+        raise MessageTooLarge(
+            f"{where}: a {len(data)}-byte message is over max_message ({limit} bytes)",
+            [(e, "not sent") for e in batch],
+        )
+    return data, opcode
 
 
 class EnvelopeReader(core.EnvelopeReader):
