@@ -649,18 +649,7 @@ class Publisher(_Channel, ABC):
             return
         if not envelopes:
             return
-        items: list[EnvelopeWriter] = []
-        for env in envelopes:
-            if isinstance(env, cls):
-                items.append(env)
-            elif isinstance(env, EnvelopeWriter):
-                raise ConfigError(
-                    f"{self!r} sends {cls.__module__}.{cls.__name__} envelopes, "
-                    f"got a {type(env).__module__}.{type(env).__name__}; make it with publisher.envelope()"
-                )
-            else:
-                items.append(cls(env))
-        self._send(items, timeout)
+        self._send(as_envelopes(self, cls, envelopes), timeout)
 
     @abstractmethod
     def _send(self, envelopes: Sequence[EnvelopeWriter], timeout: float | None) -> None:
@@ -680,6 +669,29 @@ class Publisher(_Channel, ABC):
             self.flush()
         finally:
             self._close()
+
+
+def as_envelopes(
+    sender: object, cls: type[EnvelopeWriter], envelopes: Sequence[EnvelopeWriter | Payload]
+) -> list[EnvelopeWriter]:
+    """``envelopes`` as ``cls`` envelopes for ``sender`` (named in errors): plain
+    ``bytes``/``str`` become payload-only envelopes.
+
+    Raises:
+        ConfigError: an envelope of another protocol.
+    """
+    items: list[EnvelopeWriter] = []
+    for env in envelopes:
+        if isinstance(env, cls):
+            items.append(env)
+        elif isinstance(env, EnvelopeWriter):
+            raise ConfigError(
+                f"{sender!r} sends {cls.__module__}.{cls.__name__} envelopes, "
+                f"got a {type(env).__module__}.{type(env).__name__}; make it with publisher.envelope()"
+            )
+        else:
+            items.append(cls(env))
+    return items
 
 
 Callback = Callable[[Any], object]

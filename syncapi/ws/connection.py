@@ -32,7 +32,7 @@ from wsproto.events import (
 from wsproto.utilities import LocalProtocolError
 
 from .. import core
-from ..errors import ConfigError, TimeoutError
+from ..errors import TimeoutError
 from .options import ConsumerOptions
 from .wire import (
     NORMAL_CLOSES,
@@ -195,18 +195,7 @@ class Connection(InboxSubscriber):
         """
         if timeout is not None:
             core.check_timeout(timeout)
-        items: list[core.EnvelopeWriter] = []
-        for env in envelopes:
-            if isinstance(env, EnvelopeWriter):
-                items.append(env)
-            elif isinstance(env, core.EnvelopeWriter):
-                raise ConfigError(
-                    f"{self!r} sends syncapi.ws.EnvelopeWriter envelopes, got a "
-                    f"{type(env).__module__}.{type(env).__name__}"
-                )
-            else:
-                items.append(EnvelopeWriter(env))
-        self._send(items, timeout)
+        self._send(core.as_envelopes(self, EnvelopeWriter, envelopes), timeout)
 
     def close(self, timeout: float | None = 10.0, *, code: int = 1000, reason: str = "") -> None:
         """Close the connection with ``code`` and ``reason``: stop its receive loops
