@@ -97,7 +97,7 @@ def check_bindings(bindings: object, operation_bindings: object) -> ChannelBindi
     return bindings
 
 
-def close_payload(data: bytes) -> tuple[int, str]:
+def parse_close(data: bytes) -> tuple[int, str]:
     """The code and reason of a close frame's payload (1005 when it has no code)."""
     if len(data) < 2:
         return int(CloseCode.NO_STATUS), ""
@@ -667,7 +667,7 @@ class Publisher(core.Publisher):
                 batch.append(item)
                 held += len(data)
             elif opcode == _ABNF.OPCODE_CLOSE:
-                code, reason = close_payload(frame.data)
+                code, reason = parse_close(frame.data)
                 if not self._ending:  # the server closes: answer with its code
                     self._control(ws, _ABNF.OPCODE_CLOSE, frame.data[:2])
                 return code, reason
@@ -678,7 +678,7 @@ class Publisher(core.Publisher):
 
     def _fail(self, ws: websocket.WebSocket, code: CloseCode, reason: str) -> tuple[int, str]:
         _log.warning("%s: closing with %d: %s", self._where, int(code), reason)
-        self._control(ws, _ABNF.OPCODE_CLOSE, _close_payload(int(code), reason))
+        self._control(ws, _ABNF.OPCODE_CLOSE, close_frame_payload(int(code), reason))
         return int(code), reason
 
     def _control(
@@ -771,7 +771,7 @@ class Publisher(core.Publisher):
                 # would land inside the half-written frame, so break off instead
                 self._break(ws, "closed during a send")
             elif not self._control(
-                ws, _ABNF.OPCODE_CLOSE, _close_payload(code, reason), opts.close_timeout
+                ws, _ABNF.OPCODE_CLOSE, close_frame_payload(code, reason), opts.close_timeout
             ):  # another send is stuck on a server that does not read, or the socket is
                 self._break(ws, "the close frame could not be sent")
         self._subscriber.close(timeout=opts.close_timeout)
@@ -820,7 +820,7 @@ def _send_whole(sock: socket.socket, data: bytes, deadline: float) -> bool:
     return True
 
 
-def _close_payload(code: int, reason: str) -> bytes:
+def close_frame_payload(code: int, reason: str) -> bytes:
     """The payload of a close frame: the code, then the reason (cut to fit 125 bytes)."""
     return code.to_bytes(2, "big") + reason.encode("utf-8")[:123]
 
