@@ -643,11 +643,6 @@ class Inbox:
         """Whether a :meth:`put` waits for room now (a reader is not reading)."""
         return self._blocked > 0
 
-    @property
-    def finished(self) -> bool:
-        """Whether :meth:`finish` was called."""
-        return self._closed
-
 
 def deadline_left(deadline: float | None) -> float | None:
     """Seconds left until ``deadline`` (a ``time.monotonic()`` value), ``None`` for none."""
