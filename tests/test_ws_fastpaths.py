@@ -19,9 +19,9 @@ import pytest
 
 from syncapi import ws
 from syncapi.errors import TimeoutError
+from syncapi.inbox import Inbox
 from syncapi.testing import wait_until
 from syncapi.ws.connection import Connection
-from syncapi.ws.wire import Inbox
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

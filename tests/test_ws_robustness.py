@@ -30,8 +30,8 @@ import pytest
 
 from syncapi import ws
 from syncapi.errors import ClosedError, ConfigError
+from syncapi.inbox import _WAKE, Inbox
 from syncapi.testing import wait_until
-from syncapi.ws.wire import _WAKE, Inbox
 
 ROOT = Path(__file__).resolve().parents[1]
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -18,10 +18,8 @@ import contextlib
 import logging
 import os
 import re
-import select
 import socket
 import ssl
-import struct
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -32,7 +30,9 @@ import websocket
 
 from .. import core
 from ..errors import ClosedError, ConfigError, ConnectError, TimeoutError
+from ..inbox import deadline_left
 from ..servers import ServerURL, resolve_options
+from ..sockets import send_whole, set_send_timeout, writable
 from .bindings import ChannelBindings
 from .options import ProducerOptions
 from .wire import (
@@ -47,7 +47,6 @@ from .wire import (
     Opcode,
     check_close_code,
     check_close_reason,
-    deadline_left,
     encode_within,
 )
 
@@ -358,12 +357,12 @@ class Publisher(core.Publisher):
                     raise websocket.WebSocketConnectionClosedException("socket is closed")
                 raw = _ABNF.create_frame(data, opcode).format()
                 if custom:
-                    _send_timeout(sock, deadline - time.monotonic())
+                    set_send_timeout(sock, deadline - time.monotonic())
                     changed = True
                     write_by = deadline
                 else:
                     write_by = time.monotonic() + opts.timeout
-                changed |= _send_whole(sock, raw, write_by)
+                changed |= send_whole(sock, raw, write_by)
                 return
             except (BlockingIOError, ssl.SSLWantWriteError, builtins.TimeoutError) as exc:
                 waited = f"{(left if custom else opts.timeout):.3g}"
@@ -382,7 +381,7 @@ class Publisher(core.Publisher):
                 self._writer = None
                 if changed and sock is not None:
                     with contextlib.suppress(OSError):
-                        _send_timeout(sock, opts.timeout)
+                        set_send_timeout(sock, opts.timeout)
                 ws.lock.release()
 
     def _current(self, deadline: float) -> tuple[websocket.WebSocket, int]:
@@ -474,7 +473,7 @@ class Publisher(core.Publisher):
         # timeout, so neither pays a poll() before each system call
         if ws.sock is not None:
             ws.sock.settimeout(None)
-            _send_timeout(ws.sock, opts.timeout)
+            set_send_timeout(ws.sock, opts.timeout)
         # every chunk read counts as hearing from the server, not only whole frames: a
         # server streaming a big message cannot answer a ping until it is done
         # and each read asks for up to _READ_SIZE bytes, not for the few bytes a frame
@@ -695,7 +694,7 @@ class Publisher(core.Publisher):
             if sock is None:
                 return False
             if timeout is not None:
-                _send_timeout(sock, timeout)
+                set_send_timeout(sock, timeout)
             sock.sendall(_ABNF.create_frame(payload, opcode).format())
             return True
         except OSError as exc:  # a timeout (EAGAIN) or a broken connection
@@ -705,7 +704,7 @@ class Publisher(core.Publisher):
         finally:
             if timeout is not None and sock is not None:
                 with contextlib.suppress(OSError):
-                    _send_timeout(sock, self._options.timeout)
+                    set_send_timeout(sock, self._options.timeout)
             ws.lock.release()
 
     # -- keepalive (called on the producer's keepalive thread) ---------------------------
@@ -736,7 +735,7 @@ class Publisher(core.Publisher):
                 # a full send buffer would block this thread, the keepalive of every
                 # connection: ping only when the socket takes the few bytes at once
                 sock = ws.sock
-                if sock is not None and _writable(sock):
+                if sock is not None and writable(sock):
                     self._ping_sent = now
                     sock.sendall(_ABNF.create_frame(b"syncapi", _ABNF.OPCODE_PING).format())
             except (websocket.WebSocketException, OSError):
@@ -797,49 +796,9 @@ class Publisher(core.Publisher):
         return f"<syncapi.ws.Publisher {self._url}{state}>"
 
 
-def _send_whole(sock: socket.socket, data: bytes, deadline: float) -> bool:
-    """Write ``data`` whole by ``deadline``: one ``send`` when the socket takes it all
-    (the usual case); after a partial write, each next ``send`` gets only the time left
-    (``sendall`` would give each the full send timeout again). ``True`` when it changed
-    the socket's send timeout (the caller restores it).
-
-    Raises:
-        builtins.TimeoutError: the deadline passed (part of ``data`` may be out).
-        OSError: the connection broke.
-    """
-    sent = sock.send(data)
-    if sent == len(data):
-        return False
-    view = memoryview(data)
-    while sent < len(view):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise builtins.TimeoutError("the peer took nothing more in time")
-        _send_timeout(sock, left)
-        sent += sock.send(view[sent:])
-    return True
-
-
 def close_frame_payload(code: int, reason: str) -> bytes:
     """The payload of a close frame: the code, then the reason (cut to fit 125 bytes)."""
     return code.to_bytes(2, "big") + reason.encode("utf-8")[:123]
-
-
-def _send_timeout(sock: socket.socket, seconds: float) -> None:
-    """Bound each ``send`` on ``sock`` to ``seconds`` (``SO_SNDTIMEO``): a send that
-    cannot go on for that long fails with ``EAGAIN``. A TLS socket retries a write the
-    kernel refused, so it gets Python's socket timeout instead (reads then wake up
-    every ``seconds`` too, and just go on)."""
-    seconds = max(seconds, 0.001)
-    if isinstance(sock, ssl.SSLSocket):
-        sock.settimeout(seconds)
-        return
-    whole = int(seconds)
-    sock.setsockopt(
-        socket.SOL_SOCKET,
-        socket.SO_SNDTIMEO,
-        struct.pack("ll", whole, int((seconds - whole) * 1_000_000)),
-    )
 
 
 def _frame_waits(buffered: list[bytes]) -> bool:
@@ -863,13 +822,6 @@ def _frame_waits(buffered: list[bytes]) -> bool:
     if data[1] & 0x80:
         start += 4
     return len(data) >= start + length
-
-
-def _writable(sock: socket.socket) -> bool:
-    """Whether ``sock`` takes data now without blocking."""
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    return bool(poller.poll(0))
 
 
 def _query_text(name: str, value: object) -> str:

@@ -1,0 +1,217 @@
+"""Received messages waiting for a receive loop: the :class:`Inbox` a protocol's reader
+thread fills and the :class:`InboxSubscriber` whose ``_fetch`` empties it.
+
+For protocols whose messages arrive on threads of their own (a socket reader per
+connection: WebSocket, TCP, UDP, raw IP) rather than from a client library's poll.
+"""
+
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from . import core
+from .errors import ClosedError
+
+__all__ = ["Inbox", "InboxSubscriber", "deadline_left"]
+
+
+class InboxSubscriber(core.Subscriber):
+    """A subscriber whose messages wait in an :class:`Inbox` (``self._inbox``, set by the
+    subclass): ``_fetch`` takes items from it and :meth:`_readers` turns them into
+    envelopes; a message a stopped loop never ran is handed back (:meth:`_release`).
+
+    A reader should keep the inbox item it was made from as ``_item`` (``None`` when it
+    must not be handed back)."""
+
+    default_on_error = "reject"  # no redelivery on a socket: log and drop
+    _inbox: Inbox
+
+    def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
+        """Hook: the envelopes of ``items`` (what the reader thread put in the inbox)."""
+        raise NotImplementedError
+
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        return self._readers(self._inbox.get(max_messages, timeout))
+
+    def _interrupt(self) -> None:
+        self._inbox.wake()
+
+    def _release(self, envelope: core.EnvelopeReader) -> None:
+        item = getattr(envelope, "_item", None)
+        if item is not None:
+            self._inbox.give_back(item)  # the loop stopped before its callback: next time
+
+
+_WAKE = object()
+
+
+class Inbox:
+    """Messages received on a reader thread, waiting for a receive loop's ``_fetch``.
+
+    Bounded: :meth:`put` blocks the reader when ``limit`` messages wait, so a slow
+    receiver slows the sender down (TCP flow control) instead of filling memory.
+    Messages a loop fetched but did not run come back first (:meth:`give_back`).
+    :meth:`wake` may be called from a signal handler (it takes no lock).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()  # put() never blocks
+        self._returned: collections.deque[Any] = collections.deque()
+        self._limit = limit
+        self._space = threading.Condition(threading.Lock())
+        self._count = 0  # messages queued or handed back, not yet taken
+        self._closed = False
+        self._error: BaseException | None = None
+        self._waiters = 0
+        self._waiters_lock = threading.Lock()
+        self._blocked = 0  # puts waiting for room now
+
+    def put(self, item: Any, stop: threading.Event | None = None) -> bool:
+        """Queue ``item``, waiting while the inbox is full. ``False`` (not queued) once
+        the inbox is finished. When ``stop`` is set while it waits, the item is queued
+        over the limit: the connection is ending, and what it read is kept."""
+        return self.put_many((item,), stop)
+
+    def put_many(self, items: Sequence[Any], stop: threading.Event | None = None) -> bool:
+        """:meth:`put` for the messages of one read: as many as there is room for go in
+        at once (one wake-up), and the wait for room is taken for the rest."""
+        done = 0
+        with self._space:
+            while done < len(items):
+                if self._count >= self._limit and not self._closed:
+                    self._blocked += 1
+                    try:
+                        while self._count >= self._limit and not self._closed:
+                            if stop is not None and stop.is_set():
+                                break
+                            self._space.wait(0.25)
+                    finally:
+                        self._blocked -= 1
+                if self._closed:
+                    return False
+                room = self._limit - self._count
+                if room <= 0:  # stop was set: the rest goes in over the limit
+                    room = len(items) - done
+                put = self._items.put
+                for item in items[done : done + room]:  # under the lock: never after the
+                    put(item)  # end marker of finish()
+                taken = min(room, len(items) - done)
+                self._count += taken
+                done += taken
+        return True
+
+    def give_back(self, item: Any) -> None:
+        """Return a fetched message no callback ran for: the next :meth:`get` has it first."""
+        with self._space:
+            self._returned.append(item)
+            self._count += 1
+        self._items.put(_WAKE)  # a blocked get() looks again
+
+    def get(self, max_items: int, timeout: float | None) -> list[Any]:
+        """Up to ``max_items`` items, waiting up to ``timeout`` for the first; ``[]`` on
+        timeout or after :meth:`wake`.
+
+        Raises:
+            BaseException: the error given to :meth:`finish`, once the inbox is empty.
+            ClosedError: the inbox was finished without an error and is empty.
+        """
+        if self._returned:
+            with self._space:
+                out: list[Any] = []
+                while self._returned and len(out) < max_items:
+                    out.append(self._returned.popleft())
+                if out:
+                    self._count -= len(out)
+                    if self._blocked:
+                        self._space.notify_all()
+                    return out
+        with self._waiters_lock:
+            self._waiters += 1
+        try:
+            try:
+                first = (
+                    self._items.get(timeout=timeout) if timeout != 0 else self._items.get_nowait()
+                )
+            except queue.Empty:
+                return []
+        finally:
+            with self._waiters_lock:
+                self._waiters -= 1
+        if first is _WAKE:
+            if self._closed and self._items.empty() and not self._returned:
+                self._raise_end()
+            return []
+        out = [first]
+        items = self._items
+        while len(out) < max_items and not items.empty():
+            try:
+                item = items.get_nowait()
+            except queue.Empty:  # a drop() at close took it
+                break
+            if item is _WAKE:
+                items.put(_WAKE)  # maybe the end marker: keep it for the next get
+                break
+            out.append(item)
+        with self._space:
+            self._count -= len(out)
+            if self._blocked:
+                self._space.notify_all()
+        return out
+
+    def _raise_end(self) -> None:
+        self._items.put(_WAKE)  # every later get ends too
+        if self._error is not None:
+            raise self._error
+        raise ClosedError("the connection is closed")
+
+    def wake(self) -> None:
+        """Make every blocked :meth:`get` return ``[]`` soon. Takes no lock, so a signal
+        handler may call it."""
+        for _ in range(max(1, self._waiters)):
+            self._items.put(_WAKE)
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """No more items will come: :meth:`get` drains what is queued, then raises
+        ``error`` (or :class:`~syncapi.errors.ClosedError`). Blocked puts return."""
+        with self._space:
+            if self._closed:
+                return
+            self._closed = True
+            self._error = error
+            self._items.put(_WAKE)
+            self._space.notify_all()
+
+    def drop(self) -> int:
+        """Discard what is queued; return how many messages that was."""
+        with self._space:
+            dropped = len(self._returned)
+            self._returned.clear()
+            while True:
+                try:
+                    item = self._items.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _WAKE:
+                    dropped += 1
+            if self._closed:
+                self._items.put(_WAKE)
+            self._count = 0
+            self._space.notify_all()
+        return dropped
+
+    @property
+    def blocked(self) -> bool:
+        """Whether a :meth:`put` waits for room now (a reader is not reading)."""
+        return self._blocked > 0
+
+
+def deadline_left(deadline: float | None) -> float | None:
+    """Seconds left until ``deadline`` (a ``time.monotonic()`` value), ``None`` for none."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
