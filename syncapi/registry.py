@@ -56,6 +56,7 @@ _BUILTIN: dict[str, tuple[str, str | None]] = {
     "https": ("syncapi.http:PROTOCOL", "http"),
     "ws": ("syncapi.ws:PROTOCOL", "ws"),
     "wss": ("syncapi.ws:PROTOCOL", "ws"),
+    "tcp": ("syncapi.tcp:PROTOCOL", None),
 }
 
 

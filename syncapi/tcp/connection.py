@@ -1,0 +1,191 @@
+"""The server side of one ``tcp://`` connection: a channel both ways."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import core
+from ..inbox import Inbox, InboxSubscriber
+from ..sockets import format_address
+from .client import encode_batch
+from .stream import Stream, address_of
+from .wire import ConnectionClosedError, EnvelopeReader, EnvelopeWriter
+
+if TYPE_CHECKING:
+    import socket
+
+    from .server import Consumer, Subscriber
+
+__all__ = ["Connection", "ConnectionPublisher"]
+
+_log = logging.getLogger("syncapi.tcp")
+
+
+class ConnectionPublisher(core.Publisher):
+    """The sending side of a server :class:`Connection` (``connection.publisher``), for
+    code that takes a :class:`syncapi.Publisher`. ``send`` is the connection's."""
+
+    envelope_class = EnvelopeWriter
+
+    def __init__(self, connection: Connection) -> None:
+        super().__init__(connection.channel)
+        self._connection = connection
+
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        self._connection._send(envelopes, timeout)
+
+    def __repr__(self) -> str:
+        return f"<syncapi.tcp.ConnectionPublisher of {self._connection!r}>"
+
+
+class Connection(InboxSubscriber):
+    """One TCP connection a client opened to the consumer: a channel both ways.
+
+    As a :class:`syncapi.Subscriber` it receives what this client sends (``receive``,
+    ``start``, ``fetch``); the loop ends quietly when the client closes its side, and
+    with :class:`~syncapi.tcp.ConnectionClosedError` when the connection broke.
+    :meth:`send` (thread-safe) sends to the client, and :meth:`close` closes the
+    connection gracefully (the client reads everything sent first).
+
+    Its channel name is the client's address (``"127.0.0.1:53122"``).
+    """
+
+    envelope_class = EnvelopeWriter
+
+    def __init__(self, consumer: Consumer, sock: socket.socket) -> None:
+        remote = address_of(sock.getpeername())
+        super().__init__(format_address(*remote))
+        opts = consumer.options
+        self._consumer = consumer
+        self._options = opts
+        self._inbox = Inbox(opts.max_pending)
+        self._embedded = opts.header_policy == "embed"
+        self._where = f"tcp connection from {format_address(*remote)}"
+        self._warned = [False]
+        self._encoder = consumer._encoder
+        self._route: Subscriber | None = None  # the consumer's subscriber takes its messages
+        self._publisher: ConnectionPublisher | None = None
+        self._stream = Stream(
+            sock, opts, where=self._where, deliver=self._deliver, finished=self._stream_ended
+        )
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def remote_addr(self) -> tuple[str, int]:
+        """The client's address, ``(host, port)``."""
+        return self._stream.remote_addr
+
+    @property
+    def local_addr(self) -> tuple[str, int]:
+        """This end's address, ``(host, port)``."""
+        return self._stream.local_addr
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open (neither side closed it)."""
+        return self._stream.open
+
+    @property
+    def end(self) -> ConnectionClosedError | None:
+        """How the connection ended (``None`` while open): its ``reason`` and whether
+        that was ``normal``."""
+        return self._stream.end
+
+    @property
+    def publisher(self) -> ConnectionPublisher:
+        """This connection as a :class:`syncapi.Publisher`."""
+        if self._publisher is None:
+            self._publisher = ConnectionPublisher(self)
+        return self._publisher
+
+    def envelope(
+        self,
+        payload: core.Payload = b"",
+        *,
+        headers: Any = None,
+        content_type: str | None = None,
+        bindings: Any = None,
+    ) -> EnvelopeWriter:
+        """Make an envelope to :meth:`send` (as :meth:`syncapi.Publisher.envelope`)."""
+        return EnvelopeWriter(
+            payload, headers=headers, content_type=content_type, bindings=bindings
+        )
+
+    def send(
+        self, *envelopes: core.EnvelopeWriter | core.Payload, timeout: float | None = None
+    ) -> None:
+        """Send messages to this client (envelopes, ``bytes`` or ``str``); returns when
+        they are written to the socket. Thread-safe.
+
+        Raises:
+            ConnectionClosedError: the connection is closed.
+            MessageTooLarge: a message is over ``max_message``.
+            TimeoutError: the client read nothing for the ``timeout`` option's seconds
+                (the connection is then dropped).
+        """
+        if timeout is not None:
+            core.check_timeout(timeout)
+        self._send(core.as_envelopes(self, EnvelopeWriter, envelopes), timeout)
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Close the connection: this side at once (the client reads what was sent, then
+        the end), the socket when the client closes its side too (within the
+        ``close_timeout`` option); running callbacks may finish within ``timeout``.
+        Idempotent."""
+        self._stream.begin_close()
+        super().close(timeout)
+
+    # -- internals ----------------------------------------------------------------------
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        messages = encode_batch(envelopes, self._options, where=self._where, warned=self._warned)
+        try:
+            self._stream.write(self._encoder.frame(messages, where=self._where), timeout)
+        except ConnectionClosedError as exc:
+            exc.failures = [(env, "not sent") for env in envelopes]
+            raise
+
+    def _start(self, route: Subscriber | None) -> None:
+        """Start reading, into ``route``'s inbox or this connection's own."""
+        self._route = route
+        self._stream.start(f"syncapi-tcp-conn-{self._channel}")
+
+    def _deliver(self, messages: list[bytes]) -> None:
+        route = self._route
+        if route is None:
+            self._inbox.put_many(messages, self._stream.closing)
+        else:
+            route._inbox.put_many([(m, self) for m in messages], self._stream.closing)
+
+    def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
+        channel = self._channel
+        embedded = self._embedded
+        return [
+            EnvelopeReader(
+                item,
+                channel=channel,
+                subscriber=self,
+                connection=self,
+                embedded=embedded,
+                item=item,
+            )
+            for item in items
+        ]
+
+    def _stream_ended(self, stream: Stream, end: ConnectionClosedError) -> None:
+        self._inbox.finish(None if end.normal else end)
+        self._consumer._forget(self)
+
+    def _close(self) -> None:
+        self._stream.begin_close()
+        self._stream.wait_closed(time.monotonic() + self._options.close_timeout)
+        self._inbox.finish()
+        dropped = self._inbox.drop()
+        if dropped:
+            _log.warning("%r: %d received messages no loop took were dropped", self, dropped)
+
+    def __repr__(self) -> str:
+        state = "" if self._stream.open else " closed"
+        return f"<syncapi.tcp.Connection from {self._channel}{state}>"

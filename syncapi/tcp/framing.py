@@ -1,0 +1,213 @@
+"""How ``tcp://`` cuts messages out of a byte stream, and puts them in.
+
+=============  ==============================================  =========================
+framing        on the wire                                     a bad peer
+=============  ==============================================  =========================
+``length``     a big-endian unsigned length in                 announcing more than
+               ``length_prefix`` bytes (4 by default), then    ``max_message``: dropped
+               that many bytes of message                      before anything is read
+``delimiter``  the message, then ``delimiter``                 ``max_message`` bytes
+               (``"\\n"`` by default)                          without a delimiter:
+                                                               dropped
+``raw``        the bytes as they are; each read is a message   —
+=============  ==============================================  =========================
+
+A :class:`Decoder` is fed what each ``recv`` returns and gives back the whole messages
+it completes; it keeps a partial message as a list of chunks and joins them once, so a
+16 MiB message costs one copy, not one per read.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+from ..errors import ConfigError, ReceiveError
+from .options import _Common
+
+__all__ = ["Decoder", "FrameError", "decoder_for", "encoder_for"]
+
+
+class FrameError(ReceiveError):
+    """The peer broke the framing (a frame over ``max_message``): it is disconnected."""
+
+
+class Decoder:
+    """Turns the chunks of a stream into messages (one per framing)."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """The messages ``data`` completes (possibly none).
+
+        Raises:
+            FrameError: the peer broke the framing; the stream cannot be read further.
+        """
+        raise NotImplementedError
+
+    @property
+    def partial(self) -> int:
+        """Bytes of an unfinished message held (what a stream ending now would lose)."""
+        return 0
+
+
+class LengthDecoder(Decoder):
+    """Length-prefixed frames."""
+
+    def __init__(self, prefix: int, limit: int) -> None:
+        self._head = struct.Struct(">" + {1: "B", 2: "H", 4: "I", 8: "Q"}[prefix])
+        self._size = prefix
+        self._limit = limit
+        self._rest = b""  # less than a header, or a frame too short to wait on chunks
+        self._parts: list[bytes] = []  # a long frame's chunks, header included
+        self._have = 0
+        self._need = 0  # header + length of the frame in _parts (0: none)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        if self._need:
+            self._parts.append(data)
+            self._have += len(data)
+            if self._have < self._need:
+                return []
+            data = b"".join(self._parts)
+            self._parts = []
+            self._need = self._have = 0
+        elif self._rest:
+            data = self._rest + data
+        out: list[bytes] = []
+        pos = 0
+        end = len(data)
+        size = self._size
+        limit = self._limit
+        unpack = self._head.unpack_from
+        while end - pos >= size:
+            (length,) = unpack(data, pos)
+            if length > limit:
+                raise FrameError(
+                    f"the peer announced a {length}-byte message, over max_message ({limit})"
+                )
+            stop = pos + size + length
+            if stop > end:
+                if end - pos > 65536:  # a long frame: gather chunks, join once
+                    self._parts = [data[pos:]]
+                    self._have = end - pos
+                    self._need = size + length
+                    self._rest = b""
+                    return out
+                break
+            out.append(data[pos + size : stop])
+            pos = stop
+        self._rest = data[pos:] if pos < end else b""
+        return out
+
+    @property
+    def partial(self) -> int:
+        return self._have or len(self._rest)
+
+
+class DelimiterDecoder(Decoder):
+    """Messages that end with a delimiter."""
+
+    def __init__(self, delimiter: bytes, limit: int) -> None:
+        self._delim = delimiter
+        self._limit = limit
+        self._parts: list[bytes] = []  # the current message's chunks (no delimiter yet)
+        self._have = 0
+
+    def feed(self, data: bytes) -> list[bytes]:
+        delim = self._delim
+        if self._parts:
+            # the delimiter may straddle the last chunk and this one
+            overlap = len(delim) - 1
+            if data.find(delim) < 0 and (
+                not overlap or (self._parts[-1][-overlap:] + data[:overlap]).find(delim) < 0
+            ):
+                self._parts.append(data)
+                self._have += len(data)
+                self._check(self._have - overlap)
+                return []
+            data = b"".join(self._parts) + data
+            self._parts = []
+            self._have = 0
+        out: list[bytes] = []
+        pos = 0
+        find = data.find
+        step = len(delim)
+        limit = self._limit
+        while True:
+            at = find(delim, pos)
+            if at < 0:
+                break
+            if at - pos > limit:
+                self._check(at - pos)
+            out.append(data[pos:at])
+            pos = at + step
+        if pos < len(data):
+            self._parts = [data[pos:]]
+            self._have = len(data) - pos
+            self._check(self._have - step + 1)  # its end may be part of a delimiter
+        return out
+
+    def _check(self, size: int) -> None:
+        if size > self._limit:
+            raise FrameError(
+                f"the peer sent over max_message ({self._limit}) bytes without the delimiter "
+                f"{self._delim!r}"
+            )
+
+    @property
+    def partial(self) -> int:
+        return self._have
+
+
+class RawDecoder(Decoder):
+    """No framing: each chunk is a message."""
+
+    def feed(self, data: bytes) -> list[bytes]:
+        return [data]
+
+
+def decoder_for(options: _Common) -> Decoder:
+    """A new decoder for one connection under ``options``."""
+    if options.framing == "length":
+        return LengthDecoder(options.length_prefix, options.max_message)
+    if options.framing == "delimiter":
+        return DelimiterDecoder(options.delimiter_bytes, options.max_message)
+    return RawDecoder()
+
+
+class Encoder:
+    """Frames messages for the wire under one connection's options."""
+
+    def __init__(self, options: _Common) -> None:
+        self._framing = options.framing
+        self._limit = options.max_message
+        self._head = struct.Struct(">" + {1: "B", 2: "H", 4: "I", 8: "Q"}[options.length_prefix])
+        self._delim = options.delimiter_bytes
+
+    def frame(self, messages: Sequence[bytes], *, where: str) -> bytes:
+        """``messages`` framed, as one block of bytes to write.
+
+        Raises:
+            ConfigError: with delimiter framing, a message that contains the delimiter.
+        """
+        if self._framing == "length":
+            pack = self._head.pack
+            if len(messages) == 1:
+                data = messages[0]
+                return pack(len(data)) + data
+            return b"".join([part for data in messages for part in (pack(len(data)), data)])
+        if self._framing == "delimiter":
+            delim = self._delim
+            for data in messages:
+                at = data.find(delim)
+                if at >= 0:
+                    raise ConfigError(
+                        f"{where}: a message contains the delimiter {delim!r} (at byte {at}); "
+                        "it would arrive as two messages. Use framing='length' for any bytes"
+                    )
+            return delim.join(messages) + delim
+        return b"".join(messages)
+
+
+def encoder_for(options: _Common) -> Encoder:
+    """The encoder for ``options``."""
+    return Encoder(options)
