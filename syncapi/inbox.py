@@ -11,7 +11,7 @@ import collections
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from . import core
@@ -55,16 +55,26 @@ _WAKE = object()
 class Inbox:
     """Messages received on a reader thread, waiting for a receive loop's ``_fetch``.
 
-    Bounded: :meth:`put` blocks the reader when ``limit`` messages wait, so a slow
+    Bounded: :meth:`put` blocks the reader when ``limit`` messages wait (or, with
+    ``max_bytes``, when that many bytes wait, as ``sizeof`` measures an item), so a slow
     receiver slows the sender down (TCP flow control) instead of filling memory.
     Messages a loop fetched but did not run come back first (:meth:`give_back`).
     :meth:`wake` may be called from a signal handler (it takes no lock).
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(
+        self,
+        limit: int,
+        *,
+        max_bytes: int | None = None,
+        sizeof: Callable[[Any], int] = len,
+    ) -> None:
         self._items: queue.SimpleQueue[Any] = queue.SimpleQueue()  # put() never blocks
         self._returned: collections.deque[Any] = collections.deque()
         self._limit = limit
+        self._max_bytes = max_bytes
+        self._sizeof = sizeof
+        self._bytes = 0  # with max_bytes: the size of what is counted in _count
         self._space = threading.Condition(threading.Lock())
         self._count = 0  # messages queued or handed back, not yet taken
         self._closed = False
@@ -85,10 +95,10 @@ class Inbox:
         done = 0
         with self._space:
             while done < len(items):
-                if self._count >= self._limit and not self._closed:
+                if self._full() and not self._closed:
                     self._blocked += 1
                     try:
-                        while self._count >= self._limit and not self._closed:
+                        while self._full() and not self._closed:
                             if stop is not None and stop.is_set():
                                 break
                             self._space.wait(0.25)
@@ -97,8 +107,10 @@ class Inbox:
                 if self._closed:
                     return False
                 room = self._limit - self._count
-                if room <= 0:  # stop was set: the rest goes in over the limit
+                if room <= 0 or self._full():  # stop was set: the rest goes over the limit
                     room = len(items) - done
+                if self._max_bytes is not None:
+                    room = self._byte_room(items, done, room)
                 put = self._items.put
                 for item in items[done : done + room]:  # under the lock: never after the
                     put(item)  # end marker of finish()
@@ -107,11 +119,32 @@ class Inbox:
                 done += taken
         return True
 
+    def _full(self) -> bool:
+        return self._count >= self._limit or (
+            self._max_bytes is not None and self._bytes >= self._max_bytes
+        )
+
+    def _byte_room(self, items: Sequence[Any], start: int, room: int) -> int:
+        """How many of ``items[start:start + room]`` fit under ``max_bytes`` (at least
+        one: a message bigger than the limit goes in alone); counts their bytes."""
+        assert self._max_bytes is not None
+        sizeof = self._sizeof
+        over = self._full()  # stop was set: everything goes in
+        taken = 0
+        for item in items[start : start + room]:
+            if taken and not over and self._bytes >= self._max_bytes:
+                break
+            self._bytes += sizeof(item)
+            taken += 1
+        return taken
+
     def give_back(self, item: Any) -> None:
         """Return a fetched message no callback ran for: the next :meth:`get` has it first."""
         with self._space:
             self._returned.append(item)
             self._count += 1
+            if self._max_bytes is not None:
+                self._bytes += self._sizeof(item)
         self._items.put(_WAKE)  # a blocked get() looks again
 
     def get(self, max_items: int, timeout: float | None) -> list[Any]:
@@ -129,6 +162,8 @@ class Inbox:
                     out.append(self._returned.popleft())
                 if out:
                     self._count -= len(out)
+                    if self._max_bytes is not None:
+                        self._bytes -= sum(map(self._sizeof, out))
                     if self._blocked:
                         self._space.notify_all()
                     return out
@@ -161,6 +196,8 @@ class Inbox:
             out.append(item)
         with self._space:
             self._count -= len(out)
+            if self._max_bytes is not None:
+                self._bytes -= sum(map(self._sizeof, out))
             if self._blocked:
                 self._space.notify_all()
         return out
@@ -203,6 +240,7 @@ class Inbox:
             if self._closed:
                 self._items.put(_WAKE)
             self._count = 0
+            self._bytes = 0
             self._space.notify_all()
         return dropped
 

@@ -81,7 +81,8 @@ class ClientSubscriber(InboxSubscriber):
             operation_bindings=publisher.operation_bindings,
         )
         self._publisher = publisher
-        self._inbox = Inbox(publisher._options.max_pending)
+        opts = publisher._options
+        self._inbox = Inbox(opts.max_pending, max_bytes=opts.max_pending_bytes)
         self._embedded = publisher._options.header_policy == "embed"
 
     @property

@@ -61,7 +61,7 @@ class Connection(InboxSubscriber):
         opts = consumer.options
         self._consumer = consumer
         self._options = opts
-        self._inbox = Inbox(opts.max_pending)
+        self._inbox = Inbox(opts.max_pending, max_bytes=opts.max_pending_bytes)
         self._embedded = opts.header_policy == "embed"
         self._where = f"tcp connection from {format_address(*remote)}"
         self._warned = [False]

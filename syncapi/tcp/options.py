@@ -23,6 +23,7 @@ Framing = Literal["length", "delimiter", "raw"]
 
 _FRAMINGS = ("length", "delimiter", "raw")
 _POLICIES = ("embed", "raise", "warn")
+_DEFAULT_MAX = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,12 @@ class _Common:
     """Bytes of the length prefix (``framing="length"``): 1, 2, 4 or 8."""
     delimiter: str = "\n"
     """The end of each message (``framing="delimiter"``), sent as UTF-8; not empty."""
-    max_message: int = 16 * 1024 * 1024
+    max_message: int = _DEFAULT_MAX
     """Largest message in bytes (as framed: with embedded headers), either way: a bigger
     ``send`` raises ``MessageTooLarge``; a peer announcing a bigger frame (or sending a
     longer line without the delimiter) is disconnected. With ``framing="raw"``, the most
-    one read hands over as a message."""
+    one read hands over as a message. 16 MiB by default, or the largest a 1- or 2-byte
+    ``length_prefix`` can announce (255, 65,535)."""
     headers: HeaderPolicy | None = None
     """What to do with headers and content type, which TCP cannot carry. ``"embed"``:
     they travel in the embed framing of :func:`syncapi.headers.embed` inside the frame
@@ -61,6 +63,10 @@ class _Common:
     """Received messages that may wait for the receive loop, per subscriber; beyond it
     the connection is not read until the loop catches up (TCP flow control slows the
     sender down)."""
+    max_pending_bytes: int = 64 * 1024 * 1024
+    """The same bound in bytes: a subscriber's waiting messages stop the reading once
+    they hold this much (one message bigger than it still goes in alone). Bounds the
+    memory a client that sends faster than the callbacks run can take."""
     keepalive: float | None = None
     """Seconds of silence after which the kernel probes the peer (TCP keepalive; probes
     every third of it, and the peer is dead after 3 unanswered). ``None``: the kernel's
@@ -69,7 +75,7 @@ class _Common:
     """Send small messages at once (``TCP_NODELAY``) rather than waiting to merge them."""
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "close_timeout", "max_message", "max_pending"):
+        for name in ("timeout", "close_timeout", "max_message", "max_pending", "max_pending_bytes"):
             value = getattr(self, name)
             if value <= 0:
                 raise ConfigError(f"option {name!r} must be > 0, got {value!r}")
@@ -102,6 +108,9 @@ class _Common:
             )
         limit = (1 << (8 * self.length_prefix)) - 1
         if self.framing == "length" and self.max_message > limit:
+            if self.max_message == _DEFAULT_MAX:  # not given: the prefix's largest
+                object.__setattr__(self, "max_message", limit)
+                return
             raise ConfigError(
                 f"option 'max_message' ({self.max_message}) does not fit a "
                 f"{self.length_prefix}-byte length prefix (at most {limit})"

@@ -52,6 +52,10 @@ Handler = Callable[[Connection], object]
 """A connection handler for :meth:`Consumer.on_connect`."""
 
 
+def _size(item: tuple[bytes, Connection]) -> int:
+    return len(item[0])
+
+
 class Subscriber(InboxSubscriber):
     """The consumer's receiver: the messages of every connection that no ``accept`` or
     handler took, each with its :attr:`~syncapi.tcp.EnvelopeReader.connection`.
@@ -66,7 +70,8 @@ class Subscriber(InboxSubscriber):
     ) -> None:
         super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self._consumer = consumer
-        self._inbox = Inbox(consumer.options.max_pending)
+        opts = consumer.options
+        self._inbox = Inbox(opts.max_pending, max_bytes=opts.max_pending_bytes, sizeof=_size)
         self._embedded = consumer.options.header_policy == "embed"
 
     @property
