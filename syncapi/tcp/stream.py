@@ -168,11 +168,12 @@ class Stream:
                     if self.closing.is_set() or self._broken:
                         break
                     normal = False
-                    reason = (
-                        "reset by the peer"
-                        if exc.errno == errno.ECONNRESET
-                        else f"read failed: {exc}"
-                    )
+                    if exc.errno == errno.ECONNRESET:
+                        reason = "reset by the peer"
+                    elif exc.errno == errno.ETIMEDOUT:
+                        reason = "the peer stopped answering (keepalive or unacknowledged data)"
+                    else:
+                        reason = f"read failed: {exc}"
                     break
                 if not chunk:
                     break
