@@ -720,6 +720,12 @@ class Subscriber(_Channel, ABC):
     whose messages carry no :attr:`~EnvelopeReader.ordering_key`: ``start(workers=N)``
     then runs N fetching loops instead of one fetcher handing off to N workers."""
     default_on_error: ClassVar[str] = "requeue"
+    direct_dispatch: ClassVar[bool] = False
+    """Set by a protocol whose messages arrive on threads of its own (a socket reader):
+    a ``start(workers=1)`` loop then lets those threads run the callbacks when the loop
+    is idle (:meth:`_attach_direct` gives the protocol the loop; it calls the loop's
+    ``run_pushed``), saving a hand-off between threads per message. Messages that come
+    while a callback runs still go through :meth:`_fetch`, in order."""
     """The ``on_error`` policy used when none is given (protocols without redelivery use
     ``"reject"``)."""
 
@@ -914,6 +920,25 @@ class Subscriber(_Channel, ABC):
         protocol that counts failed deliveries overrides it so that this one does not
         count."""
         self._nack(envelope, True)
+
+    def _attach_direct(self, loop: Any) -> None:
+        """Hook (``direct_dispatch`` protocols): a direct loop starts; push messages to
+        ``loop.run_pushed`` from now on."""
+
+    def _detach_direct(self, loop: Any) -> None:
+        """Hook (``direct_dispatch`` protocols): the direct loop ends; stop pushing."""
+
+    def _direct_waiting(self) -> bool:
+        """Hook (``direct_dispatch`` protocols): whether messages wait to be run (queued
+        for :meth:`_fetch`, or fetched and not yet run): a pushed batch must not pass them."""
+        return False
+
+    def _direct_started(self, size: int) -> None:
+        """Hook (``direct_dispatch`` protocols): a pushed batch of ``size`` starts."""
+
+    def _direct_done(self, size: int) -> None:
+        """Hook (``direct_dispatch`` protocols): a batch of ``size`` messages (fetched or
+        pushed) has run; a stopped loop handed back what it did not run first."""
 
     def _interrupt(self) -> None:
         """Hook: make a blocked :meth:`_fetch` return soon. Called from any thread, also

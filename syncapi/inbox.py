@@ -43,6 +43,36 @@ class InboxSubscriber(core.Subscriber):
     def _interrupt(self) -> None:
         self._inbox.wake()
 
+    # -- direct dispatch ------------------------------------------------------------------
+    direct_dispatch = True
+    _direct: Any = None  # the runtime loop pushed batches go to, or None
+
+    def _attach_direct(self, loop: Any) -> None:
+        self._inbox.resync()
+        self._direct = loop
+
+    def _detach_direct(self, loop: Any) -> None:
+        if self._direct is loop:
+            self._direct = None
+
+    def _direct_waiting(self) -> bool:
+        return self._inbox.waiting
+
+    def _direct_started(self, size: int) -> None:
+        self._inbox.started(size)
+
+    def _direct_done(self, size: int) -> None:
+        self._inbox.done(size)
+
+    def _offer(self, items: list[Any], stop: threading.Event | None = None) -> bool:
+        """Hand the messages of one read over: run them on this (reader) thread when a
+        direct loop is idle, else queue them (waiting while the inbox is full). ``False``
+        once the inbox is finished."""
+        loop = self._direct
+        if loop is not None and loop.run_pushed(lambda: self._readers(items), len(items)):
+            return True
+        return self._inbox.put_many(items, stop)
+
     def _release(self, envelope: core.EnvelopeReader) -> None:
         item = getattr(envelope, "_item", None)
         if item is not None:
@@ -75,6 +105,9 @@ class Inbox:
         self._max_bytes = max_bytes
         self._sizeof = sizeof
         self._bytes = 0  # with max_bytes: the size of what is counted in _count
+        # messages queued, handed back or running, not yet done (direct dispatch: a
+        # pushed batch may run only when none wait, so that it passes none of them)
+        self._unfinished = 0
         self._space = threading.Condition(threading.Lock())
         self._count = 0  # messages queued or handed back, not yet taken
         self._closed = False
@@ -116,6 +149,7 @@ class Inbox:
                     put(item)  # end marker of finish()
                 taken = min(room, len(items) - done)
                 self._count += taken
+                self._unfinished += taken
                 done += taken
         return True
 
@@ -143,6 +177,7 @@ class Inbox:
         with self._space:
             self._returned.append(item)
             self._count += 1
+            self._unfinished += 1
             if self._max_bytes is not None:
                 self._bytes += self._sizeof(item)
         self._items.put(_WAKE)  # a blocked get() looks again
@@ -241,8 +276,30 @@ class Inbox:
                 self._items.put(_WAKE)
             self._count = 0
             self._bytes = 0
+            self._unfinished = 0
             self._space.notify_all()
         return dropped
+
+    def started(self, count: int) -> None:
+        """``count`` messages that never were queued start to run (a pushed batch)."""
+        with self._space:
+            self._unfinished += count
+
+    def done(self, count: int) -> None:
+        """``count`` messages ran (fetched or pushed)."""
+        with self._space:
+            self._unfinished = max(0, self._unfinished - count)
+
+    def resync(self) -> None:
+        """Count what waits now as all that is unfinished (a direct loop starts: nothing
+        runs, and loops before it may not have reported what they ran)."""
+        with self._space:
+            self._unfinished = self._count
+
+    @property
+    def waiting(self) -> bool:
+        """Whether messages wait (queued, handed back, or fetched and not yet done)."""
+        return self._unfinished > 0
 
     @property
     def blocked(self) -> bool:

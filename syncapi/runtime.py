@@ -161,6 +161,7 @@ class _Loop:
         user_stop: threading.Event | None = None,
         deadline: float | None = None,
         max_messages: int | None = None,
+        direct: bool = False,
     ) -> None:
         if not callable(callback):
             raise ConfigError(f"callback must be callable, got {type(callback).__name__}")
@@ -216,6 +217,11 @@ class _Loop:
         self._room_wanted = False  # the dispatcher waits in _take_slots
         self._key_lock = threading.Lock()
         self._active_keys: dict[Hashable, deque[EnvelopeReader]] = {}
+        # direct dispatch (see run_pushed): a one-worker background loop whose protocol
+        # reads on threads of its own lets those threads run the callbacks
+        self.direct = direct and workers == 1 and sub.direct_dispatch
+        self.run_lock = threading.Lock()  # one batch runs at a time: fetched or pushed
+        self.pushing: int | None = None  # the thread running a pushed batch now
 
     # -- control -----------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -228,7 +234,7 @@ class _Loop:
 
     def wait(self, timeout: float | None) -> bool:
         """Wait until every thread of the loop has ended; ``False`` on timeout."""
-        if threading.current_thread() in self.threads:
+        if threading.current_thread() in self.threads or self.pushing == threading.get_ident():
             return self.done.is_set()  # close() from inside a callback: don't wait for ourselves
         if timeout is not None and timeout <= 0:
             # no lock taken: Event.wait() would, and a signal handler calling stop(0) may
@@ -338,7 +344,9 @@ class _Loop:
     def run_dispatcher(self) -> None:
         """Fetch and dispatch until told to stop; runs on the loop's first thread."""
         try:
-            if self.workers == 1 or self.concurrent:
+            if self.direct:
+                self._dispatch_direct()
+            elif self.workers == 1 or self.concurrent:
                 self._dispatch_inline()
             else:
                 self._dispatch_to_workers()
@@ -362,6 +370,53 @@ class _Loop:
             if self.max_messages is not None:
                 n = min(n, self.max_messages - self.received)
             self._run_batch(self._fetch(n))
+
+    def _dispatch_direct(self) -> None:
+        """The dispatcher of a direct loop: runs what waited in the subscriber (messages
+        that came while a callback ran) while the protocol's threads push the rest."""
+        sub = self.sub
+        sub._attach_direct(self)
+        try:
+            while not self._should_stop():
+                batch = self._fetch(self.batch)
+                if not batch:
+                    continue
+                with self.run_lock:
+                    try:
+                        self._run_batch(batch)
+                    finally:
+                        sub._direct_done(len(batch))
+        finally:
+            sub._detach_direct(self)
+            with self.run_lock:  # a pushed batch still running finishes first
+                pass
+
+    def run_pushed(self, make: Callable[[], list[EnvelopeReader]], size: int) -> bool:
+        """Run a batch of ``size`` messages on the calling thread — a protocol's reader —
+        when the loop is idle: no callback runs now and nothing older waits
+        (``sub._direct_waiting()``). ``make`` builds the envelopes. ``False``: not run (the
+        caller queues the messages for the dispatcher instead).
+
+        This saves the hand-off to the loop's thread, which costs more than the callback
+        itself for small messages; the reader does not read on while its callbacks run,
+        which is the backpressure a queue would give.
+        """
+        if self.stopping or not self.run_lock.acquire(False):
+            return False
+        try:
+            sub = self.sub
+            if self._should_stop() or sub._direct_waiting():
+                return False
+            sub._direct_started(size)
+            self.pushing = threading.get_ident()
+            try:
+                self._run_batch(make())
+            finally:
+                self.pushing = None
+                sub._direct_done(size)
+            return True
+        finally:
+            self.run_lock.release()
 
     def _run_batch(self, batch: list[EnvelopeReader]) -> None:
         """Run the callbacks of one fetched batch, on the loop's one thread.
@@ -580,7 +635,13 @@ class Worker:
         name: str | None = None,
     ) -> None:
         self._loop = _Loop(
-            sub, callback, workers=workers, on_error=on_error, ack=ack, max_in_flight=max_in_flight
+            sub,
+            callback,
+            workers=workers,
+            on_error=on_error,
+            ack=ack,
+            max_in_flight=max_in_flight,
+            direct=True,
         )
         self.name = name or f"syncapi[{sub.channel}]"
         sub._register_loop(self._loop)

@@ -602,3 +602,37 @@ def test_registry_and_url_options() -> None:
             got: list[bytes] = []
             conn.receive(lambda env: got.append(env.read()), max_messages=1, timeout=5)
             assert got == [b"line"]
+
+
+def test_make_readers_sets_every_slot_as_the_constructor_does() -> None:
+    """The receive path's fast reader factory and ``EnvelopeReader(...)`` agree on every
+    slot (a slot added to the class, or to its bases, must be added to both)."""
+    from syncapi.tcp.wire import make_readers
+
+    def slots(cls: type) -> set[str]:
+        return {name for klass in cls.__mro__ for name in getattr(klass, "__slots__", ())}
+
+    sub = tcp.Consumer.__new__(tcp.Consumer)  # only an identity here
+    conn = object()
+    for payload in (b"plain", EMBED_MAGIC + b"x", b""):
+        for embedded in (True, False):
+            for ordered in (True, False):
+                slow = tcp.EnvelopeReader(
+                    payload,
+                    channel="c",
+                    subscriber=sub,  # type: ignore[arg-type]
+                    connection=conn,
+                    embedded=embedded,
+                    item=payload,
+                    ordered=ordered,
+                )
+                (fast,) = make_readers(
+                    [payload],
+                    channel="c",
+                    subscriber=sub,  # type: ignore[arg-type]
+                    connection=conn,
+                    embedded=embedded,
+                    ordered=ordered,
+                )
+                for name in slots(tcp.EnvelopeReader):
+                    assert getattr(fast, name) == getattr(slow, name), name

@@ -24,12 +24,12 @@ from ..inbox import Inbox, InboxSubscriber, deadline_left
 from ..servers import ServerURL, resolve_options
 from ..sockets import format_address
 from .bindings import check_bindings
-from .framing import encoder_for
+from .framing import Encoder, encoder_for
 from .options import ProducerOptions
 from .stream import Stream, configure
-from .wire import CAPABILITIES, ConnectionClosedError, EnvelopeReader, EnvelopeWriter
+from .wire import CAPABILITIES, ConnectionClosedError, EnvelopeWriter, make_readers
 
-__all__ = ["ClientSubscriber", "Producer", "Publisher", "encode_batch"]
+__all__ = ["ClientSubscriber", "Producer", "Publisher", "bare_frame", "encode_batch"]
 
 _log = logging.getLogger("syncapi.tcp")
 
@@ -65,6 +65,17 @@ def encode_batch(
     return out
 
 
+def bare_frame(encoder: Encoder, item: object) -> bytes | None:
+    """The frame of one ``send`` argument when it is a bare payload (``bytes``, or an
+    envelope without headers or content type) that the encoder sends as it is; else
+    ``None`` (the caller takes the long way)."""
+    if type(item) is bytes:
+        return encoder.frame_bare(item)
+    if type(item) is EnvelopeWriter and not item._headers and item._content_type is None:
+        return encoder.frame_bare(item.payload)
+    return None
+
+
 class ClientSubscriber(InboxSubscriber):
     """What the server sends on one client connection (:attr:`Publisher.subscriber`).
 
@@ -91,15 +102,13 @@ class ClientSubscriber(InboxSubscriber):
         return self._publisher
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
-        channel = self._channel
-        embedded = self._embedded
-        pub = self._publisher
-        return [
-            EnvelopeReader(
-                item, channel=channel, subscriber=self, connection=pub, embedded=embedded, item=item
-            )
-            for item in items
-        ]
+        return make_readers(
+            items,
+            channel=self._channel,
+            subscriber=self,
+            connection=self._publisher,
+            embedded=self._embedded,
+        )
 
     def _close(self) -> None:
         self._inbox.finish()
@@ -172,6 +181,22 @@ class Publisher(core.Publisher):
         return stream.local_addr if stream is not None else None
 
     # -- sending ----------------------------------------------------------------------------
+    def send(
+        self, *envelopes: core.EnvelopeWriter | core.Payload, timeout: float | None = None
+    ) -> None:
+        """Send messages on the connection (see :meth:`syncapi.Publisher.send`); returns
+        when they are written to the socket. Thread-safe."""
+        if timeout is None and len(envelopes) == 1 and not self._closed:
+            framed = bare_frame(self._encoder, envelopes[0])
+            stream = self._stream
+            if framed is not None and stream is not None and stream.is_open:
+                try:
+                    stream.write(framed, None)  # the usual case, the short way
+                    return
+                except ConnectionClosedError:
+                    pass  # the long way: reconnect, or raise naming the envelope
+        super().send(*envelopes, timeout=timeout)
+
     def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
         messages = encode_batch(envelopes, self._options, where=self._where, warned=self._warned)
         data = self._encoder.frame(messages, where=self._where)
@@ -249,7 +274,7 @@ class Publisher(core.Publisher):
 
     def _deliver(self, messages: list[bytes]) -> None:
         stream = self._stream
-        self._subscriber._inbox.put_many(messages, stream.closing if stream is not None else None)
+        self._subscriber._offer(messages, stream.closing if stream is not None else None)
 
     def _stream_ended(self, stream: Stream, end: ConnectionClosedError) -> None:
         """On the reader thread: the connection ended. Reconnect, or end for good."""

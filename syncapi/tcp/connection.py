@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from .. import core
 from ..inbox import Inbox, InboxSubscriber
 from ..sockets import format_address
-from .client import encode_batch
+from .client import bare_frame, encode_batch
 from .stream import Stream, address_of
-from .wire import ConnectionClosedError, EnvelopeReader, EnvelopeWriter
+from .wire import ConnectionClosedError, EnvelopeWriter, make_readers
 
 if TYPE_CHECKING:
     import socket
@@ -126,6 +126,15 @@ class Connection(InboxSubscriber):
             TimeoutError: the client read nothing for the ``timeout`` option's seconds
                 (the connection is then dropped).
         """
+        if timeout is None and len(envelopes) == 1:
+            framed = bare_frame(self._encoder, envelopes[0])
+            if framed is not None:
+                try:
+                    self._stream.write(framed, None)  # the usual case, the short way
+                    return
+                except ConnectionClosedError as exc:
+                    exc.failures = [(envelopes[0], "not sent")]
+                    raise
         if timeout is not None:
             core.check_timeout(timeout)
         self._send(core.as_envelopes(self, EnvelopeWriter, envelopes), timeout)
@@ -155,24 +164,14 @@ class Connection(InboxSubscriber):
     def _deliver(self, messages: list[bytes]) -> None:
         route = self._route
         if route is None:
-            self._inbox.put_many(messages, self._stream.closing)
+            self._offer(messages, self._stream.closing)
         else:
-            route._inbox.put_many([(m, self) for m in messages], self._stream.closing)
+            route._offer([(m, self) for m in messages], self._stream.closing)
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
-        channel = self._channel
-        embedded = self._embedded
-        return [
-            EnvelopeReader(
-                item,
-                channel=channel,
-                subscriber=self,
-                connection=self,
-                embedded=embedded,
-                item=item,
-            )
-            for item in items
-        ]
+        return make_readers(
+            items, channel=self._channel, subscriber=self, connection=self, embedded=self._embedded
+        )
 
     def _stream_ended(self, stream: Stream, end: ConnectionClosedError) -> None:
         self._inbox.finish(None if end.normal else end)

@@ -23,6 +23,7 @@ import struct
 from collections.abc import Sequence
 
 from ..errors import ConfigError, ReceiveError
+from ..headers import EMBED_MAGIC
 from .options import _Common
 
 __all__ = ["Decoder", "FrameError", "decoder_for", "encoder_for"]
@@ -179,9 +180,20 @@ class Encoder:
 
     def __init__(self, options: _Common) -> None:
         self._framing = options.framing
+        # frame_bare()'s shortcut: length framing; under "embed", payloads that could be
+        # misread as embedded (the magic) take the long way
+        self._bare = options.framing == "length"
+        self._magic = EMBED_MAGIC if options.header_policy == "embed" else None
         self._limit = options.max_message
         self._head = struct.Struct(">" + {1: "B", 2: "H", 4: "I", 8: "Q"}[options.length_prefix])
         self._delim = options.delimiter_bytes
+
+    def frame_bare(self, data: bytes) -> bytes | None:
+        """``data`` (a payload without headers) framed, when length framing sends it as
+        it is; ``None`` when it needs the long way (:func:`encode` and :meth:`frame`)."""
+        if not self._bare or len(data) > self._limit or data[:4] == self._magic:
+            return None
+        return self._head.pack(len(data)) + data
 
     def frame(self, messages: Sequence[bytes], *, where: str) -> bytes:
         """``messages`` framed, as one block of bytes to write.

@@ -42,7 +42,7 @@ from .connection import Connection
 from .framing import encoder_for
 from .options import ConsumerOptions
 from .stream import address_of, configure
-from .wire import CAPABILITIES, EnvelopeReader
+from .wire import CAPABILITIES, make_readers
 
 __all__ = ["Consumer", "Handler", "Subscriber"]
 
@@ -80,20 +80,14 @@ class Subscriber(InboxSubscriber):
         return [c for c in self._consumer.connections if c._route is self]
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
-        channel = self._channel
-        embedded = self._embedded
-        return [
-            EnvelopeReader(
-                item[0],
-                channel=channel,
-                subscriber=self,
-                connection=item[1],
-                embedded=embedded,
-                item=item,
-                ordered=True,
-            )
-            for item in items
-        ]
+        return make_readers(
+            items,
+            channel=self._channel,
+            subscriber=self,
+            connection=None,
+            embedded=self._embedded,
+            ordered=True,
+        )
 
     def _close(self) -> None:
         self._consumer._detach(self)

@@ -89,6 +89,7 @@ class Stream:
         self.ended = threading.Event()  # the reader is done (or never started)
         self.end: ConnectionClosedError | None = None
         self._broken = ""  # why this end broke the connection off
+        self.is_open = True  # a plain flag, read on every send: cleared as any end begins
         self._thread: threading.Thread | None = None
         self._closed_fd = False
         self._fd_lock = threading.Lock()
@@ -100,8 +101,8 @@ class Stream:
 
     @property
     def open(self) -> bool:
-        """Whether the stream is open for sending."""
-        return not self.ended.is_set() and not self.closing.is_set() and not self._broken
+        """Whether the stream is open for sending (neither end closed it, not broken)."""
+        return self.is_open
 
     # -- writing -------------------------------------------------------------------------
     def write(self, data: bytes, timeout: float | None) -> None:
@@ -115,19 +116,28 @@ class Stream:
             TimeoutError: the peer read nothing in time; the connection is dropped.
             ConnectionClosedError: the connection is closed or broke.
         """
-        wait = self.options.timeout if timeout is None else timeout
-        if not self._send_lock.acquire(timeout=wait):
-            raise TimeoutError(f"{self.where}: the connection was busy with other sends")
+        lock = self._send_lock
+        if not lock.acquire(False):  # the usual case takes the free lock at once
+            wait = self.options.timeout if timeout is None else timeout
+            if not lock.acquire(timeout=wait):
+                raise TimeoutError(f"{self.where}: the connection was busy with other sends")
         sock = self.sock
         changed = False
         try:
-            if not self.open:
+            if not self.is_open:
                 raise self.closed_error("the connection is closed")
             if timeout is not None:
                 set_send_timeout(sock, timeout)
                 changed = True
-            changed |= send_whole(sock, data, time.monotonic() + wait)
+                changed |= send_whole(sock, data, time.monotonic() + timeout)
+            else:
+                sent = sock.send(data)  # the usual case: all of it, one system call
+                if sent != len(data):  # else the rest, each stall bounded by the option
+                    changed |= send_whole(
+                        sock, data[sent:], time.monotonic() + self.options.timeout
+                    )
         except (BlockingIOError, builtins.TimeoutError) as exc:
+            wait = self.options.timeout if timeout is None else timeout
             self.abort(f"a send blocked longer than {wait:.3g} s")
             raise TimeoutError(
                 f"{self.where}: the peer read nothing for {wait:.3g} s; the connection was "
@@ -140,7 +150,7 @@ class Stream:
             if changed:
                 with contextlib.suppress(OSError):
                     set_send_timeout(sock, self.options.timeout)
-            self._send_lock.release()
+            lock.release()
 
     def closed_error(self, what: str) -> ConnectionClosedError:
         """The error a send on this (closed) stream raises."""
@@ -199,6 +209,7 @@ class Stream:
                 _log.warning(
                     "%s: the stream ended inside a message (%d bytes of it lost)", self.where, lost
                 )
+            self.is_open = False
             self.end = ConnectionClosedError(f"{self.where}: {reason}", reason, normal=normal)
             if not self.closing.is_set():
                 self._close_fd()  # the peer ended it: nobody reads this socket any more
@@ -209,6 +220,7 @@ class Stream:
     def begin_close(self) -> None:
         """Start a graceful close: no more sends; the peer reads what was sent, then the
         end of the stream. The reader goes on until the peer closes its side."""
+        self.is_open = False
         if self.closing.is_set():
             return
         self.closing.set()
@@ -241,6 +253,7 @@ class Stream:
     def abort(self, why: str, *, linger: bool = True) -> None:
         """Break the connection off now (a stalled send, a broken framing): the reader
         sees the end and reports it."""
+        self.is_open = False
         if not self._broken:
             self._broken = why
         if not linger:  # a bad peer: reset rather than wait for it
