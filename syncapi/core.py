@@ -74,12 +74,21 @@ def _to_bytes(data: object, what: str = "payload") -> bytes:
     )
 
 
+_FOREVER = 1e9  # seconds (31 years): the system calls' limits are not far above
+
+
 def check_timeout(timeout: object, what: str = "timeout") -> None:
     """Refuse a timeout that is not ``None`` or a number of seconds >= 0 (ConfigError)."""
     if timeout is None:
         return
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
-        raise ConfigError(f"{what} must be a number of seconds >= 0 or None, got {timeout!r}")
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 <= timeout < _FOREVER
+    ):
+        raise ConfigError(
+            f"{what} must be a number of seconds >= 0 (finite; None for no limit), got {timeout!r}"
+        )
 
 
 @dataclass(frozen=True)

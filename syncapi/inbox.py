@@ -119,7 +119,8 @@ class Inbox:
     def put(self, item: Any, stop: threading.Event | None = None) -> bool:
         """Queue ``item``, waiting while the inbox is full. ``False`` (not queued) once
         the inbox is finished. When ``stop`` is set while it waits, the item is queued
-        over the limit: the connection is ending, and what it read is kept."""
+        over the limit (the connection is ending, and what it read is kept), up to twice
+        the limit; beyond that it is not queued (``False``)."""
         return self.put_many((item,), stop)
 
     def put_many(self, items: Sequence[Any], stop: threading.Event | None = None) -> bool:
@@ -140,7 +141,9 @@ class Inbox:
                 if self._closed:
                     return False
                 room = self._limit - self._count
-                if room <= 0 or self._full():  # stop was set: the rest goes over the limit
+                if room <= 0 or self._full():  # stop was set: the rest goes over the limit,
+                    if self._full(2):  # up to twice the limit (a flood must not fill memory)
+                        return False
                     room = len(items) - done
                 if self._max_bytes is not None:
                     room = self._byte_room(items, done, room)
@@ -153,9 +156,9 @@ class Inbox:
                 done += taken
         return True
 
-    def _full(self) -> bool:
-        return self._count >= self._limit or (
-            self._max_bytes is not None and self._bytes >= self._max_bytes
+    def _full(self, times: int = 1) -> bool:
+        return self._count >= times * self._limit or (
+            self._max_bytes is not None and self._bytes >= times * self._max_bytes
         )
 
     def _byte_room(self, items: Sequence[Any], start: int, room: int) -> int:

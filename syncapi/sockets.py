@@ -19,11 +19,13 @@ import time
 __all__ = ["format_address", "send_whole", "set_send_timeout", "writable"]
 
 
-def send_whole(sock: socket.socket, data: bytes, deadline: float) -> bool:
+def send_whole(sock: socket.socket, data: bytes, deadline: float | None) -> bool:
     """Write ``data`` whole by ``deadline``: one ``send`` when the socket takes it all
     (the usual case); after a partial write, each next ``send`` gets only the time left
     (``sendall`` would give each the full send timeout again). ``True`` when it changed
-    the socket's send timeout (the caller restores it).
+    the socket's send timeout (the caller restores it). ``deadline=None``: no deadline
+    for the whole; the socket's send timeout bounds each stall (a peer that keeps
+    reading, however slowly, is not cut off).
 
     Raises:
         builtins.TimeoutError: the deadline passed (part of ``data`` may be out).
@@ -33,6 +35,10 @@ def send_whole(sock: socket.socket, data: bytes, deadline: float) -> bool:
     if sent == len(data):
         return False
     view = memoryview(data)
+    if deadline is None:  # the socket's send timeout bounds each stall, not the whole
+        while sent < len(view):
+            sent += sock.send(view[sent:])
+        return False
     while sent < len(view):
         left = deadline - time.monotonic()
         if left <= 0:

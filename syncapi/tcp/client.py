@@ -9,12 +9,14 @@ connection is dialled again, with backoff, and sends wait for it.
 from __future__ import annotations
 
 import builtins
-import contextlib
+import errno
 import logging
+import os
+import select
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .. import core
@@ -63,6 +65,47 @@ def encode_batch(
             )
         out.append(data)
     return out
+
+
+def connect(host: str, port: int, timeout: float, cancelled: Callable[[], bool]) -> socket.socket:
+    """A TCP connection to ``host:port`` (each address the name resolves to, in turn),
+    made without blocking, so that ``cancelled()`` (checked every 0.1 s) can stop it.
+
+    Raises:
+        builtins.TimeoutError: no connection within ``timeout`` seconds.
+        ClosedError: ``cancelled()`` said so.
+        OSError: refused, unreachable, or the name does not resolve.
+    """
+    deadline = time.monotonic() + timeout
+    failure: OSError = OSError(f"{host!r} resolves to no address")
+    for family, kind, proto, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            err = sock.connect_ex(address)
+            poller = select.poll()
+            poller.register(sock, select.POLLOUT)
+            while err == errno.EINPROGRESS:
+                if cancelled():
+                    raise ClosedError("closed while connecting")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise builtins.TimeoutError(f"no connection within {timeout} s")
+                if poller.poll(min(left, 0.1) * 1000):
+                    err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                raise OSError(err, os.strerror(err))
+            sock.setblocking(True)
+            return sock
+        except OSError as exc:
+            sock.close()
+            if isinstance(exc, builtins.TimeoutError):
+                raise
+            failure = exc
+        except BaseException:
+            sock.close()
+            raise
+    raise failure
 
 
 def bare_frame(encoder: Encoder, item: object) -> bytes | None:
@@ -154,7 +197,7 @@ class Publisher(core.Publisher):
         self.reconnects = 0
         """How many times the connection was made again (``reconnect=True``)."""
         self._subscriber = ClientSubscriber(self)
-        self._attach(self._dial())
+        self._attach(self._dial())  # close() cannot come first: nobody has the publisher
 
     # -- public ------------------------------------------------------------------------------
     @property
@@ -238,46 +281,59 @@ class Publisher(core.Publisher):
                 self._cond.wait(left)
 
     # -- connecting -----------------------------------------------------------------------
-    def _dial(self) -> socket.socket:
+    def _dial(self) -> Stream:
+        """A new connection to the server, as a stream not yet reading.
+
+        Raises:
+            ConnectError: it could not be made within ``connect_timeout``.
+            ClosedError: ``close()`` was called meanwhile.
+        """
         opts = self._options
         host, port = self._address
+        shown = f"tcp://{format_address(host, port)}"
         try:
-            sock = socket.create_connection((host, port), timeout=opts.connect_timeout)
+            sock = connect(host, port, opts.connect_timeout, self._is_ending)
         except builtins.TimeoutError as exc:
-            raise ConnectError(
-                f"tcp://{format_address(host, port)}: no connection within {opts.connect_timeout} s"
-            ) from exc
+            raise ConnectError(f"{shown}: no connection within {opts.connect_timeout} s") from exc
         except OSError as exc:
-            raise ConnectError(
-                f"cannot connect to tcp://{format_address(host, port)}: {exc}"
-            ) from exc
+            raise ConnectError(f"cannot connect to {shown}: {exc}") from exc
         try:
             configure(sock, opts)
-        except OSError as exc:
+            return Stream(
+                sock,
+                opts,
+                where=self._where,
+                deliver=self._deliver,
+                finished=self._stream_ended,
+            )
+        except OSError as exc:  # reset the moment it was made
             sock.close()
-            raise ConnectError(f"tcp://{format_address(host, port)}: {exc}") from exc
-        return sock
+            raise ConnectError(f"{shown}: the new connection broke at once: {exc}") from exc
 
-    def _attach(self, sock: socket.socket) -> None:
-        stream = Stream(
-            sock,
-            self._options,
-            where=self._where,
-            deliver=self._deliver,
-            finished=self._stream_ended,
-        )
+    def _attach(self, stream: Stream) -> bool:
+        """Make ``stream`` the connection and start reading it; ``False`` (and closed)
+        when ``close()`` came first."""
         with self._cond:
-            self._stream = stream
-            self._connected_at = time.monotonic()
-            self._cond.notify_all()
+            if self._ending:
+                attached = False
+            else:
+                attached = True
+                self._stream = stream
+                self._connected_at = time.monotonic()
+                self._cond.notify_all()
+        if not attached:
+            stream.close_now()
+            return False
         stream.start(f"syncapi-tcp-client-{format_address(*stream.local_addr)}")
+        return True
 
-    def _deliver(self, messages: list[bytes]) -> None:
+    def _deliver(self, messages: list[bytes]) -> bool:
         stream = self._stream
-        self._subscriber._offer(messages, stream.closing if stream is not None else None)
+        return self._subscriber._offer(messages, stream.closing if stream is not None else None)
 
     def _stream_ended(self, stream: Stream, end: ConnectionClosedError) -> None:
         """On the reader thread: the connection ended. Reconnect, or end for good."""
+        stream.close_now()  # the server closed its side or it broke: this side is done too
         with self._cond:
             if stream is not self._stream:
                 return
@@ -301,7 +357,9 @@ class Publisher(core.Publisher):
                     return
             attempt += 1
             try:
-                sock = self._dial()
+                stream = self._dial()
+            except ClosedError:
+                return
             except ConnectError as exc:
                 _log.warning("%s: reconnect attempt %d failed: %s", self._where, attempt, exc)
                 if opts.reconnect_attempts is not None and attempt >= opts.reconnect_attempts:
@@ -316,12 +374,9 @@ class Publisher(core.Publisher):
                 continue
             self._backoff = min(delay * 2, opts.reconnect_max_delay)
             with self._cond:
-                if self._is_ending():
-                    sock.close()
-                    return
                 self.reconnects += 1
-            self._attach(sock)
-            _log.info("%s: reconnected (attempt %d)", self._where, attempt)
+            if self._attach(stream):
+                _log.info("%s: reconnected (attempt %d)", self._where, attempt)
             return
 
     def _is_ending(self) -> bool:
@@ -336,29 +391,39 @@ class Publisher(core.Publisher):
         self._subscriber._inbox.finish(None if end.normal else end)
 
     # -- closing --------------------------------------------------------------------------
-    def _begin_close(self) -> Stream | None:
+    def _begin_close(self, wait: float) -> Stream | None:
         with self._cond:
             self._ending = True
             stream = self._stream
             self._cond.notify_all()
         if stream is not None:
-            stream.begin_close()
+            stream.begin_close(wait)
         return stream
 
-    def _finish_close(self, stream: Stream | None, deadline: float) -> None:
+    def _finish_close(
+        self, stream: Stream | None, deadline: float, loops_deadline: float | None
+    ) -> None:
+        """Wait for the server's side (until ``deadline``), end the receive loop
+        (running callbacks may finish until ``loops_deadline``; ``None``: no bound)."""
         if stream is not None:
-            stream.wait_closed(deadline)
+            # a callback running on the reader thread (direct dispatch) keeps the end
+            # of stream unread: it has until loops_deadline, like any callback
+            stream.wait_closed(
+                deadline if loops_deadline is None else min(deadline, loops_deadline)
+            )
         self._end(
             stream.end
             if stream is not None and stream.end is not None
             else ConnectionClosedError(f"{self._where}: closed", "closed by this end", normal=True)
         )
-        self._subscriber.close()
+        left = None if loops_deadline is None else max(0.0, loops_deadline - time.monotonic())
+        self._subscriber.close(left)
         self._producer._forget(self)
 
     def _close(self) -> None:
-        stream = self._begin_close()
-        self._finish_close(stream, time.monotonic() + self._options.close_timeout)
+        wait = self._options.close_timeout
+        stream = self._begin_close(wait)
+        self._finish_close(stream, time.monotonic() + wait, time.monotonic() + 10.0)
 
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
@@ -419,16 +484,19 @@ class Producer(core.Producer):
         with self._children_lock:
             children, self._children = self._children, []
         closing = []
+        deadline = time.monotonic() + self._options.close_timeout
+        loops_deadline = None if timeout is None else time.monotonic() + timeout
         for child in children:
             if isinstance(child, Publisher):
                 with child._close_lock:
                     if child._closed:
                         continue
                     child._closed = True
-                closing.append((child, child._begin_close()))
+                closing.append((child, child._begin_close(deadline - time.monotonic())))
             else:
                 child.close()
-        deadline = time.monotonic() + self._options.close_timeout
         for pub, stream in closing:
-            with contextlib.suppress(Exception):
-                pub._finish_close(stream, deadline)
+            try:
+                pub._finish_close(stream, deadline, loops_deadline)
+            except Exception:  # one connection must not keep the others open
+                _log.exception("%r: closing failed", pub)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import core
+from ..errors import ConfigError
 from ..inbox import Inbox, InboxSubscriber
 from ..sockets import format_address
 from .client import bare_frame, encode_batch
@@ -67,6 +69,12 @@ class Connection(InboxSubscriber):
         self._warned = [False]
         self._encoder = consumer._encoder
         self._route: Subscriber | None = None  # the consumer's subscriber takes its messages
+        # for the consumer's subscriber: messages handed to it and settled there (a
+        # half-closed connection closes once the last is settled)
+        self._delivered = 0
+        self._settle_count = itertools.count(1)  # next() is atomic: settled on any thread
+        self._settled = 0
+        self._eof = False  # the client closed its side
         self._publisher: ConnectionPublisher | None = None
         self._stream = Stream(
             sock, opts, where=self._where, deliver=self._deliver, finished=self._stream_ended
@@ -140,11 +148,11 @@ class Connection(InboxSubscriber):
         self._send(core.as_envelopes(self, EnvelopeWriter, envelopes), timeout)
 
     def close(self, timeout: float | None = 10.0) -> None:
-        """Close the connection: this side at once (the client reads what was sent, then
-        the end), the socket when the client closes its side too (within the
-        ``close_timeout`` option); running callbacks may finish within ``timeout``.
-        Idempotent."""
-        self._stream.begin_close()
+        """Close the connection: this side at once (a send in progress finishes first,
+        within the ``close_timeout`` option; the client reads what was sent, then the
+        end), the socket when the client closes its side too (within ``close_timeout``);
+        running callbacks may finish within ``timeout``. Idempotent."""
+        self._stream.begin_close(self._options.close_timeout)
         super().close(timeout)
 
     # -- internals ----------------------------------------------------------------------
@@ -161,12 +169,27 @@ class Connection(InboxSubscriber):
         self._route = route
         self._stream.start(f"syncapi-tcp-conn-{self._channel}")
 
-    def _deliver(self, messages: list[bytes]) -> None:
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._route is not None:
+            raise ConfigError(
+                f"{self!r} belongs to the consumer's subscriber, which receives its messages; "
+                "take connections with accept() or on_connect() to read them one by one"
+            )
+        return super()._fetch(max_messages, timeout)
+
+    def _deliver(self, messages: list[bytes]) -> bool:
         route = self._route
         if route is None:
-            self._offer(messages, self._stream.closing)
-        else:
-            route._offer([(m, self) for m in messages], self._stream.closing)
+            return self._offer(messages, self._stream.closing)
+        self._delivered += len(messages)
+        return route._offer([(m, self) for m in messages], self._stream.closing)
+
+    def _settled_one(self) -> None:
+        """One of this connection's messages was settled by the consumer's subscriber:
+        after the client's end of stream, the last one closes the connection."""
+        self._settled = next(self._settle_count)
+        if self._eof and self._settled >= self._delivered:
+            self._finish()
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
         return make_readers(
@@ -174,13 +197,28 @@ class Connection(InboxSubscriber):
         )
 
     def _stream_ended(self, stream: Stream, end: ConnectionClosedError) -> None:
+        """On the reader thread: the client closed its side, or the connection broke."""
         self._inbox.finish(None if end.normal else end)
+        if not end.normal or stream.closing.is_set():
+            self._finish()
+            return
+        # the client closed its side only: answers may still go (a half-close, as
+        # `nc -N` makes); the taker closes the connection, or, for the consumer's
+        # subscriber, the settling of this connection's last message does
+        self._eof = True
+        if self._route is not None and self._settled >= self._delivered:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Close the socket now (nothing more is read or answered) and forget it."""
+        self._stream.close_now()
         self._consumer._forget(self)
 
     def _close(self) -> None:
-        self._stream.begin_close()
+        self._stream.begin_close(self._options.close_timeout)
         self._stream.wait_closed(time.monotonic() + self._options.close_timeout)
         self._inbox.finish()
+        self._consumer._forget(self)
         dropped = self._inbox.drop()
         if dropped:
             _log.warning("%r: %d received messages no loop took were dropped", self, dropped)

@@ -30,7 +30,15 @@ __all__ = ["Decoder", "FrameError", "decoder_for", "encoder_for"]
 
 
 class FrameError(ReceiveError):
-    """The peer broke the framing (a frame over ``max_message``): it is disconnected."""
+    """The peer broke the framing (a frame over ``max_message``): it is disconnected.
+
+    Attributes:
+        messages: the whole messages the same read held before the fault (delivered).
+    """
+
+    def __init__(self, message: str, *, messages: Sequence[bytes] = ()) -> None:
+        super().__init__(message)
+        self.messages = list(messages)
 
 
 class Decoder:
@@ -83,7 +91,8 @@ class LengthDecoder(Decoder):
             (length,) = unpack(data, pos)
             if length > limit:
                 raise FrameError(
-                    f"the peer announced a {length}-byte message, over max_message ({limit})"
+                    f"the peer announced a {length}-byte message, over max_message ({limit})",
+                    messages=out,
                 )
             stop = pos + size + length
             if stop > end:
@@ -112,18 +121,21 @@ class DelimiterDecoder(Decoder):
         self._limit = limit
         self._parts: list[bytes] = []  # the current message's chunks (no delimiter yet)
         self._have = 0
+        self._tail = b""  # the last len(delimiter) - 1 bytes of _parts
 
     def feed(self, data: bytes) -> list[bytes]:
         delim = self._delim
+        overlap = len(delim) - 1
         if self._parts:
-            # the delimiter may straddle the last chunk and this one
-            overlap = len(delim) - 1
+            # the delimiter may have begun in earlier chunks (however small they were)
             if data.find(delim) < 0 and (
-                not overlap or (self._parts[-1][-overlap:] + data[:overlap]).find(delim) < 0
+                not overlap or (self._tail + data[:overlap]).find(delim) < 0
             ):
                 self._parts.append(data)
                 self._have += len(data)
-                self._check(self._have - overlap)
+                if overlap:
+                    self._tail = (self._tail + data)[-overlap:]
+                self._check(self._have - overlap, [])
                 return []
             data = b"".join(self._parts) + data
             self._parts = []
@@ -131,27 +143,29 @@ class DelimiterDecoder(Decoder):
         out: list[bytes] = []
         pos = 0
         find = data.find
-        step = len(delim)
         limit = self._limit
         while True:
             at = find(delim, pos)
             if at < 0:
                 break
             if at - pos > limit:
-                self._check(at - pos)
+                self._check(at - pos, out)
             out.append(data[pos:at])
-            pos = at + step
+            pos = at + overlap + 1
         if pos < len(data):
-            self._parts = [data[pos:]]
-            self._have = len(data) - pos
-            self._check(self._have - step + 1)  # its end may be part of a delimiter
+            rest = data[pos:]
+            self._parts = [rest]
+            self._have = len(rest)
+            self._tail = rest[-overlap:] if overlap else b""
+            self._check(self._have - overlap, out)  # its end may be part of a delimiter
         return out
 
-    def _check(self, size: int) -> None:
+    def _check(self, size: int, out: list[bytes]) -> None:
         if size > self._limit:
             raise FrameError(
                 f"the peer sent over max_message ({self._limit}) bytes without the delimiter "
-                f"{self._delim!r}"
+                f"{self._delim!r}",
+                messages=out,
             )
 
     @property

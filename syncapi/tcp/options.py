@@ -26,6 +26,14 @@ _POLICIES = ("embed", "raise", "warn")
 _DEFAULT_MAX = 16 * 1024 * 1024
 
 
+_FOREVER = 1e9  # seconds, bytes, messages: what is not below it is infinity or a slip
+
+
+def _positive(name: str, value: float, limit: float = _FOREVER) -> None:
+    if not 0 < value < limit:  # also refuses nan and inf
+        raise ConfigError(f"option {name!r} must be a finite number > 0, got {value!r}")
+
+
 @dataclass(frozen=True)
 class _Common:
     """The options both ends have: framing, limits, the header policy, timeouts."""
@@ -75,10 +83,10 @@ class _Common:
     """Send small messages at once (``TCP_NODELAY``) rather than waiting to merge them."""
 
     def __post_init__(self) -> None:
-        for name in ("timeout", "close_timeout", "max_message", "max_pending", "max_pending_bytes"):
-            value = getattr(self, name)
-            if value <= 0:
-                raise ConfigError(f"option {name!r} must be > 0, got {value!r}")
+        for name in ("timeout", "close_timeout", "max_pending"):
+            _positive(name, getattr(self, name))
+        for name in ("max_message", "max_pending_bytes"):
+            _positive(name, getattr(self, name), 1 << 62)
         if self.framing not in _FRAMINGS:
             raise ConfigError(
                 f"option 'framing' must be one of {', '.join(_FRAMINGS)}, got {self.framing!r}"
@@ -89,7 +97,7 @@ class _Common:
             )
         if not isinstance(self.delimiter, str) or not self.delimiter:
             raise ConfigError(f"option 'delimiter' must be a non-empty str, got {self.delimiter!r}")
-        if self.keepalive is not None and self.keepalive < 1:
+        if self.keepalive is not None and not 1 <= self.keepalive < _FOREVER:
             raise ConfigError(
                 f"option 'keepalive' must be >= 1 second or None, got {self.keepalive!r}"
             )
@@ -150,9 +158,9 @@ class ProducerOptions(_Common):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.connect_timeout <= 0:
-            raise ConfigError(f"option 'connect_timeout' must be > 0, got {self.connect_timeout!r}")
-        if self.reconnect_delay <= 0 or self.reconnect_max_delay < self.reconnect_delay:
+        for name in ("connect_timeout", "reconnect_delay", "reconnect_max_delay"):
+            _positive(name, getattr(self, name))
+        if self.reconnect_max_delay < self.reconnect_delay:
             raise ConfigError(
                 "options 'reconnect_delay' and 'reconnect_max_delay' must be > 0, "
                 f"the first not above the second, got {self.reconnect_delay!r} and "

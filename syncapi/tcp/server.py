@@ -27,6 +27,7 @@ import contextlib
 import errno
 import logging
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -89,15 +90,22 @@ class Subscriber(InboxSubscriber):
             ordered=True,
         )
 
+    def _ack(self, envelope: core.EnvelopeReader) -> None:
+        envelope._connection._settled_one()  # type: ignore[attr-defined]
+
+    def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
+        envelope._connection._settled_one()  # type: ignore[attr-defined]
+
     def _close(self) -> None:
         self._consumer._detach(self)
         self._inbox.finish()
         conns = self.connections
-        for conn in conns:
-            conn._stream.begin_close()
         deadline = time.monotonic() + self._consumer.options.close_timeout
         for conn in conns:
+            conn._stream.begin_close(deadline - time.monotonic())
+        for conn in conns:
             conn._stream.wait_closed(deadline)
+            conn._consumer._forget(conn)
         dropped = self._inbox.drop()
         if dropped:
             _log.warning(
@@ -258,9 +266,9 @@ class Consumer(core.Consumer):
                 )
             sub = Subscriber(self, channel, channel_bindings, operation_bindings)
             self._subscriber = sub
-            waiting = [] if self._handler is not None else self._take_backlog()
-        for conn in waiting:
-            conn._start(sub)
+            # under the lock: a close of the subscriber must find them routed to it
+            for conn in [] if self._handler is not None else self._take_backlog():
+                conn._start(sub)
         return sub
 
     def _take_backlog(self) -> list[Connection]:
@@ -307,6 +315,8 @@ class Consumer(core.Consumer):
                     self,
                     opts.max_connections,
                 )
+            with contextlib.suppress(OSError):  # a reset: the client sees it refused
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()
             return
         try:
@@ -317,7 +327,6 @@ class Consumer(core.Consumer):
             sock.close()
             return
         handler = None
-        route = None
         with self._lock:
             if self.closed:
                 refused = "the consumer is closed"
@@ -333,7 +342,9 @@ class Consumer(core.Consumer):
                 if self._handler is not None:
                     handler = self._handler
                 elif self._subscriber is not None and not self._subscriber.closed:
-                    route = self._subscriber
+                    # under the lock: a close of the subscriber must find it routed to it
+                    self._subscriber_start(conn)
+                    return
                 elif len(self._backlog) < opts.accept_backlog:
                     self._backlog.append(conn)
                     return
@@ -342,12 +353,15 @@ class Consumer(core.Consumer):
                     refused = f"{opts.accept_backlog} connections wait already (accept_backlog)"
         if refused:
             _log.warning("%r: a client from %s is disconnected: %s", self, conn.channel, refused)
-            conn._stream.abort(refused)
+            conn._stream.abort(refused, linger=False)  # a reset: the client sees it refused
             return
-        if handler is not None:
-            self._run_handler(handler, conn)
-        else:
-            conn._start(route)
+        assert handler is not None
+        self._run_handler(handler, conn)
+
+    def _subscriber_start(self, conn: Connection) -> None:
+        sub = self._subscriber
+        assert sub is not None
+        conn._start(sub)
 
     def _run_handler(self, handler: Handler, conn: Connection) -> None:
         def run() -> None:
@@ -387,14 +401,16 @@ class Consumer(core.Consumer):
             self._backlog.clear()
             self._lock.notify_all()  # accept() waiters see the close
             handlers = list(self._handlers)
-        for conn in conns:
-            conn._stream.begin_close()
         deadline = time.monotonic() + self._options.close_timeout
+        for conn in conns:
+            conn._stream.begin_close(deadline - time.monotonic())
         for conn in conns:
             conn._stream.wait_closed(deadline)
             conn._inbox.finish()
+        me = threading.current_thread()  # close() from a handler: not waiting for itself
+        handlers = [t for t in handlers if t is not me]
         for thread in handlers:  # their connections are closed: their loops end
-            thread.join(max(0.0, deadline - time.monotonic()) + 1.0)
+            thread.join(max(0.0, deadline + 1.0 - time.monotonic()))
         late = [t.name for t in handlers if t.is_alive()]
         if late:
             _log.warning(

@@ -93,6 +93,8 @@ class Stream:
         self._thread: threading.Thread | None = None
         self._closed_fd = False
         self._fd_lock = threading.Lock()
+        self._reader_done = False  # the reader thread is past its last use of the socket
+        self._abandoned = False  # wait_closed gave up on the reader: it closes the socket
 
     def start(self, name: str) -> None:
         """Start the reader thread."""
@@ -132,10 +134,8 @@ class Stream:
                 changed |= send_whole(sock, data, time.monotonic() + timeout)
             else:
                 sent = sock.send(data)  # the usual case: all of it, one system call
-                if sent != len(data):  # else the rest, each stall bounded by the option
-                    changed |= send_whole(
-                        sock, data[sent:], time.monotonic() + self.options.timeout
-                    )
+                if sent != len(data):  # else the rest: SO_SNDTIMEO bounds each stall
+                    send_whole(sock, data[sent:], None)
         except (BlockingIOError, builtins.TimeoutError) as exc:
             wait = self.options.timeout if timeout is None else timeout
             self.abort(f"a send blocked longer than {wait:.3g} s")
@@ -145,7 +145,7 @@ class Stream:
             ) from exc
         except OSError as exc:
             self.abort(f"send failed: {exc}")
-            raise self.closed_error(f"send failed ({exc})") from exc
+            raise self.closed_error(f"send failed: {exc}") from exc
         finally:
             if changed:
                 with contextlib.suppress(OSError):
@@ -153,14 +153,17 @@ class Stream:
             lock.release()
 
     def closed_error(self, what: str) -> ConnectionClosedError:
-        """The error a send on this (closed) stream raises."""
+        """The error a send on this (closed) stream raises: ``what`` failed, and why the
+        connection ended (when it says more than ``what``)."""
         end = self.end
-        if end is not None:
-            return ConnectionClosedError(
-                f"{self.where}: {what}: {end.reason}", end.reason, normal=end.normal
-            )
-        reason = self._broken or ("closed by this end" if self.closing.is_set() else "closed")
-        return ConnectionClosedError(f"{self.where}: {what}", reason, normal=not self._broken)
+        if self._broken:
+            reason, normal = self._broken, False
+        elif end is not None:
+            reason, normal = end.reason, end.normal
+        else:
+            reason, normal = ("closed by this end" if self.closing.is_set() else "closed"), True
+        text = what if reason in what else f"{what}: {reason}"
+        return ConnectionClosedError(f"{self.where}: {text}", reason, normal=normal)
 
     # -- reading -------------------------------------------------------------------------
     def _read_loop(self) -> None:
@@ -168,7 +171,9 @@ class Stream:
         decoder = decoder_for(self.options)
         feed = decoder.feed
         deliver = self._deliver
-        size = min(READ_SIZE, self.options.max_message)  # raw framing: one read, one message
+        size = READ_SIZE
+        if self.options.framing == "raw":  # one read is one message
+            size = min(size, self.options.max_message)
         reason, normal = "closed by the peer", True
         try:
             while True:
@@ -190,12 +195,23 @@ class Stream:
                 try:
                     messages = feed(chunk)
                 except FrameError as exc:
+                    if exc.messages:  # the whole messages before the fault still count
+                        deliver(exc.messages)
                     _log.warning("%s: %s; disconnecting it", self.where, exc)
                     normal, reason = False, str(exc)
                     self.abort(reason, linger=False)
                     break
-                if messages:
-                    deliver(messages)
+                if messages and deliver(messages) is False:
+                    # closing, and what comes keeps coming: stop reading it
+                    normal, reason = False, "closed while the peer flooded it"
+                    _log.warning(
+                        "%s: closing, and the peer keeps sending: %d messages and the rest "
+                        "of the stream dropped",
+                        self.where,
+                        len(messages),
+                    )
+                    self.abort(reason, linger=False)
+                    break
         except BaseException as exc:  # a deliver that failed: end the stream, say why
             normal, reason = False, f"reader failed: {exc!r}"
             _log.exception("%s: the reader failed", self.where)
@@ -209,46 +225,73 @@ class Stream:
                 _log.warning(
                     "%s: the stream ended inside a message (%d bytes of it lost)", self.where, lost
                 )
-            self.is_open = False
             self.end = ConnectionClosedError(f"{self.where}: {reason}", reason, normal=normal)
-            if not self.closing.is_set():
-                self._close_fd()  # the peer ended it: nobody reads this socket any more
+            if not normal:
+                self.is_open = False
+                if not self.closing.is_set():
+                    self._close_fd()  # broken: nobody can use this socket any more
+            # else the peer only closed its side: this end may still answer (half-close);
+            # the owner closes the socket when it is done (see finished)
             self.ended.set()
-            self._finished(self, self.end)
+            try:
+                self._finished(self, self.end)
+            finally:
+                with self._fd_lock:
+                    self._reader_done = True
+                    abandoned = self._abandoned
+                if abandoned:
+                    self._close_fd()
 
     # -- ending --------------------------------------------------------------------------
-    def begin_close(self) -> None:
-        """Start a graceful close: no more sends; the peer reads what was sent, then the
-        end of the stream. The reader goes on until the peer closes its side."""
+    def begin_close(self, wait: float = 0.0) -> None:
+        """Start a graceful close: no more sends; a write in progress may finish within
+        ``wait`` seconds; the peer reads what was sent, then the end of the stream. The
+        reader goes on until the peer closes its side."""
         self.is_open = False
         if self.closing.is_set():
             return
         self.closing.set()
-        if self._thread is None:  # never read: nothing to wait for
+        if self._thread is None or self.ended.is_set():  # nothing more to read
             self._close_fd()
             self.ended.set()
             return
+        if self._send_lock.acquire(timeout=max(wait, 0.0)):  # not under a write: it
+            self._send_lock.release()  # would stop half way
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
 
+    def close_now(self) -> None:
+        """Close the socket without waiting (the reader has ended, or must)."""
+        self.is_open = False
+        self._close_fd()
+
     def wait_closed(self, deadline: float) -> None:
         """Wait until ``deadline`` for the peer to close its side, then shut the socket,
-        join the reader and close the file descriptor."""
+        join the reader and close the file descriptor.
+
+        A reader that does not end even then is running a callback (direct dispatch):
+        it is left to close the descriptor itself when the callback returns.
+        """
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 with contextlib.suppress(OSError):
                     self.sock.shutdown(socket.SHUT_RDWR)
-                thread.join(2.0)
+                thread.join(0.5)
+            with self._fd_lock:
+                if thread.is_alive() and not self._reader_done:
+                    self._abandoned = True  # the reader closes it on its way out
+                    return
         self._close_fd()
 
     def close(self, timeout: float | None = None) -> None:
         """:meth:`begin_close` then :meth:`wait_closed` (``timeout``: the
         ``close_timeout`` option)."""
-        self.begin_close()
         wait = self.options.close_timeout if timeout is None else timeout
-        self.wait_closed(time.monotonic() + wait)
+        deadline = time.monotonic() + wait
+        self.begin_close(wait)
+        self.wait_closed(deadline)
 
     def abort(self, why: str, *, linger: bool = True) -> None:
         """Break the connection off now (a stalled send, a broken framing): the reader
