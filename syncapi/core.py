@@ -942,12 +942,9 @@ class Subscriber(_Channel, ABC):
         for :meth:`_fetch`, or fetched and not yet run): a pushed batch must not pass them."""
         return False
 
-    def _direct_started(self, size: int) -> None:
-        """Hook (``direct_dispatch`` protocols): a pushed batch of ``size`` starts."""
-
     def _direct_done(self, size: int) -> None:
-        """Hook (``direct_dispatch`` protocols): a batch of ``size`` messages (fetched or
-        pushed) has run; a stopped loop handed back what it did not run first."""
+        """Hook (``direct_dispatch`` protocols): a batch of ``size`` messages fetched by
+        the direct loop has run; a stopped loop handed back what it did not run first."""
 
     def _interrupt(self) -> None:
         """Hook: make a blocked :meth:`_fetch` return soon. Called from any thread, also

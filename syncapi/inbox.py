@@ -58,9 +58,6 @@ class InboxSubscriber(core.Subscriber):
     def _direct_waiting(self) -> bool:
         return self._inbox.waiting
 
-    def _direct_started(self, size: int) -> None:
-        self._inbox.started(size)
-
     def _direct_done(self, size: int) -> None:
         self._inbox.done(size)
 
@@ -69,7 +66,7 @@ class InboxSubscriber(core.Subscriber):
         direct loop is idle, else queue them (waiting while the inbox is full). ``False``
         once the inbox is finished."""
         loop = self._direct
-        if loop is not None and loop.run_pushed(lambda: self._readers(items), len(items)):
+        if loop is not None and loop.run_pushed(lambda: self._readers(items)):
             return True
         return self._inbox.put_many(items, stop)
 
@@ -283,13 +280,9 @@ class Inbox:
             self._space.notify_all()
         return dropped
 
-    def started(self, count: int) -> None:
-        """``count`` messages that never were queued start to run (a pushed batch)."""
-        with self._space:
-            self._unfinished += count
-
     def done(self, count: int) -> None:
-        """``count`` messages ran (fetched or pushed)."""
+        """``count`` fetched messages ran (or were handed back: :meth:`give_back`
+        counted them again)."""
         with self._space:
             self._unfinished = max(0, self._unfinished - count)
 

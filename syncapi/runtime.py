@@ -391,8 +391,8 @@ class _Loop:
             with self.run_lock:  # a pushed batch still running finishes first
                 pass
 
-    def run_pushed(self, make: Callable[[], list[EnvelopeReader]], size: int) -> bool:
-        """Run a batch of ``size`` messages on the calling thread — a protocol's reader —
+    def run_pushed(self, make: Callable[[], list[EnvelopeReader]]) -> bool:
+        """Run a batch of messages on the calling thread — a protocol's reader —
         when the loop is idle: no callback runs now and nothing older waits
         (``sub._direct_waiting()``). ``make`` builds the envelopes. ``False``: not run (the
         caller queues the messages for the dispatcher instead).
@@ -407,13 +407,12 @@ class _Loop:
             sub = self.sub
             if self._should_stop() or sub._direct_waiting():
                 return False
-            sub._direct_started(size)
             self.pushing = threading.get_ident()
             try:
+                # what a stop leaves of it is handed back (sub._release), and waits then
                 self._run_batch(make())
             finally:
                 self.pushing = None
-                sub._direct_done(size)
             return True
         finally:
             self.run_lock.release()

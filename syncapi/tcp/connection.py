@@ -182,7 +182,7 @@ class Connection(InboxSubscriber):
         if route is None:
             return self._offer(messages, self._stream.closing)
         self._delivered += len(messages)
-        return route._offer([(m, self) for m in messages], self._stream.closing)
+        return route._offer_from(self, messages, self._stream.closing)
 
     def _settled_one(self) -> None:
         """One of this connection's messages was settled by the consumer's subscriber:

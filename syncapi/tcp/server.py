@@ -90,6 +90,29 @@ class Subscriber(InboxSubscriber):
             ordered=True,
         )
 
+    def _offer_from(self, conn: Connection, messages: list[bytes], stop: threading.Event) -> bool:
+        """:meth:`_offer` for the messages of one read of ``conn`` (no pairs are made
+        when they run on the reader's thread at once)."""
+        loop = self._direct
+        if loop is not None and loop.run_pushed(
+            lambda: make_readers(
+                messages,
+                channel=self._channel,
+                subscriber=self,
+                connection=conn,
+                embedded=self._embedded,
+                ordered=True,
+            )
+        ):
+            return True
+        return self._inbox.put_many([(m, conn) for m in messages], stop)
+
+    def _release(self, envelope: core.EnvelopeReader) -> None:
+        item = envelope._item  # type: ignore[attr-defined]
+        if type(item) is not tuple:  # pushed: the payload alone
+            item = (item, envelope._connection)  # type: ignore[attr-defined]
+        self._inbox.give_back(item)
+
     def _ack(self, envelope: core.EnvelopeReader) -> None:
         envelope._connection._settled_one()  # type: ignore[attr-defined]
 
