@@ -25,6 +25,7 @@ BUILTIN_ENTRIES: dict[str, str] = {
     "amqp": "syncapi.bench.amqp",
     "http": "syncapi.bench.http",
     "ws": "syncapi.bench.ws",
+    "tcp": "syncapi.bench.tcp",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 
