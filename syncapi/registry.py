@@ -57,6 +57,8 @@ _BUILTIN: dict[str, tuple[str, str | None]] = {
     "ws": ("syncapi.ws:PROTOCOL", "ws"),
     "wss": ("syncapi.ws:PROTOCOL", "ws"),
     "tcp": ("syncapi.tcp:PROTOCOL", None),
+    "udp": ("syncapi.udp:PROTOCOL", None),
+    "ip": ("syncapi.ip:PROTOCOL", None),
 }
 
 

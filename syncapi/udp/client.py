@@ -1,0 +1,201 @@
+"""The sending side of ``udp://``: a :class:`Producer` names a peer, ``udp://host:port``,
+and each :class:`Publisher` is one socket that sends datagrams to it.
+
+``send`` returns when the kernel took each datagram (``sendto`` returned): UDP has no
+acknowledgement, so a datagram may still be lost on the way. The publisher's
+:attr:`Publisher.subscriber` (made on first use) receives what is sent back to the
+publisher's socket, e.g. a consumer's ``env.reply(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .. import core
+from ..datagram import (
+    Address,
+    DatagramSender,
+    SocketGate,
+    check_channel_bindings,
+    host_family,
+    resolve,
+    set_multicast_sending,
+    set_receive_buffer,
+    wildcard,
+)
+from ..errors import ClosedError, ConnectError
+from ..servers import ServerURL, resolve_options
+from ..sockets import format_address
+from .bindings import ChannelBindings, OperationBindings
+from .options import ProducerOptions
+from .server import Subscriber, _host_port
+from .wire import CAPABILITIES, EnvelopeWriter, max_datagram
+
+__all__ = ["Producer", "Publisher"]
+
+_log = logging.getLogger("syncapi.udp")
+
+
+class Publisher(core.Publisher):
+    """One UDP socket that sends datagrams to the producer's peer (or to an envelope's
+    own ``remote_addr``).
+
+    :meth:`send` is thread-safe and returns when the kernel took every datagram. An
+    envelope over the datagram limit (after its headers are embedded) raises
+    :class:`~syncapi.errors.MessageTooLarge` and nothing of that ``send`` is sent; a
+    refused ``sendto`` raises :class:`~syncapi.errors.SendError` naming the envelopes not
+    sent. :attr:`subscriber` receives the replies sent to this socket.
+    """
+
+    envelope_class = EnvelopeWriter
+
+    def __init__(
+        self, producer: Producer, channel: str, bindings: Any, operation_bindings: Any
+    ) -> None:
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        opts = self._options = producer.options
+        self._peer = producer.peer
+        family = producer.family
+        self._where = (
+            f"udp publisher {channel!r} to {format_address(str(self._peer[0]), self._peer[1])}"
+        )
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            set_multicast_sending(
+                sock,
+                family,
+                interface=opts.interface,
+                ttl=opts.multicast_ttl,
+                loop=opts.multicast_loop,
+                what=self._where,
+            )
+            if opts.broadcast:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+            try:  # bound now: the address replies come to is known before the first send
+                sock.bind((wildcard(family), 0))
+            except OSError as exc:
+                raise ConnectError(f"{self._where}: cannot bind a local port: {exc}") from exc
+            self._gate = SocketGate(sock)
+            self._sender = DatagramSender(
+                self._gate,
+                policy=opts.headers,
+                limit=max_datagram(family),
+                where=self._where,
+                timeout=opts.timeout,
+            )
+        except BaseException:
+            sock.close()
+            raise
+        name = sock.getsockname()
+        self._address: tuple[str, int] = (name[0], name[1])
+        self._subscriber: Subscriber | None = None
+        self._sub_lock = threading.Lock()
+
+    @property
+    def peer(self) -> Address:
+        """Where datagrams go (unless an envelope names its own ``remote_addr``)."""
+        return self._peer
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The local ``(host, port)`` this publisher sends from (a wildcard host): the
+        port replies come to."""
+        return self._address
+
+    @property
+    def subscriber(self) -> Subscriber:
+        """The datagrams sent back to this publisher's socket (replies), made on first
+        use: its reader thread starts then, and the socket's receive buffer is set to
+        the ``rcvbuf`` option. Before that, replies wait in the kernel's default buffer.
+
+        Raises:
+            ClosedError: the publisher is closed.
+        """
+        with self._sub_lock:
+            if self._subscriber is None:
+                self._check_open()
+                opts = self._options
+                set_receive_buffer(self._gate.sock, opts.rcvbuf, where=self._where, log=_log)
+                self._subscriber = Subscriber(
+                    self._channel,
+                    bindings=self._bindings,
+                    operation_bindings=self._operation_bindings,
+                    gate=self._gate,
+                    sender=self._sender,
+                    max_pending=opts.max_pending,
+                    embedded=opts.headers == "embed",
+                    thread_name=f"syncapi-udp-read-{self._channel}",
+                    where=self._where,
+                    log=_log,
+                )
+            return self._subscriber
+
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        self._sender.send(envelopes, self._peer, timeout)
+
+    def _close(self) -> None:
+        with self._sub_lock:
+            sub = self._subscriber
+        wait = 2.0
+        if sub is not None:
+            sub.close(timeout=2.0)
+            wait = sub.socket_wait()
+        self._gate.close(wait)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<syncapi.udp.Publisher {self._where}{state}>"
+
+
+class Producer(core.Producer):
+    """``udp://host:port``: the peer every :meth:`publisher` sends to.
+
+    The host may be a name (resolved once, here), an IPv4 or IPv6 address
+    (``udp://[::1]:9000``), a multicast group or a broadcast address (option
+    ``broadcast``). Options: :class:`~syncapi.udp.ProducerOptions`. Thread-safe; closing
+    it closes every publisher it made.
+    """
+
+    scheme = "udp"
+    capabilities = CAPABILITIES
+
+    def __init__(self, url: ServerURL | str, **options: Any) -> None:
+        super().__init__(url)
+        self._options = resolve_options(ProducerOptions, self._url.query, options)
+        host, port = _host_port(self._url, "producer")
+        self._family, self._peer = resolve(
+            host,
+            port,
+            socket.SOCK_DGRAM,
+            what=f"udp producer {self._url}",
+            family=host_family(host) or 0,
+        )
+
+    @property
+    def options(self) -> ProducerOptions:
+        """The options in force."""
+        return self._options
+
+    @property
+    def peer(self) -> Address:
+        """The resolved peer address."""
+        return self._peer
+
+    @property
+    def family(self) -> int:
+        """The peer's address family (``socket.AF_INET`` or ``socket.AF_INET6``)."""
+        return self._family
+
+    def _open_publisher(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> Publisher:
+        check_channel_bindings(
+            "udp", bindings, operation_bindings, security, ChannelBindings, OperationBindings
+        )
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        return Publisher(self, channel, bindings, operation_bindings)
