@@ -408,6 +408,9 @@ class InboxSubscriber(inbox.InboxSubscriber):
     route's."""
 
     _embedded: bool = True  # the header policy is "embed": look for embedded headers
+    # callbacks never run on a ws reader thread: it answers pings, and a long callback
+    # there would look like a dead peer to the other side
+    direct_dispatch = False
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
         channel = self._channel
