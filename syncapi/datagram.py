@@ -502,6 +502,12 @@ class DatagramSender:
             raise
         except OSError as exc:
             self._failed(exc, envelopes, i, datagrams, targets)
+        except (TypeError, UnicodeError) as exc:  # an address sendto cannot take
+            raise SendError(
+                f"{self.where}: cannot send to {targets[i]!r} ({exc}); it must be an "
+                f"address of this socket's family ({'IPv6' if gate.sock.family == socket.AF_INET6 else 'IPv4'})",
+                [(env, "not sent") for env in envelopes[i:]],
+            ) from exc
         finally:
             gate.leave()
 
@@ -652,7 +658,7 @@ class ReaderThread:
             if not stop.is_set():  # not by stop(): the receive loops must not wait forever
                 self._log.warning("%s: the reader ended: %s", self._where, ended)
                 self._inbox.finish(ReceiveError(f"{self._where}: the reader ended: {ended}"))
-        except Exception as exc:  # a bug must not leave the receive loop waiting forever
+        except BaseException as exc:  # a bug must not leave the receive loop waiting forever
             self._log.exception("%s: the reader failed", self._where)
             error = ReceiveError(f"{self._where}: the reader failed: {exc}")
             error.__cause__ = exc

@@ -105,7 +105,9 @@ class Inbox:
         # messages queued, handed back or running, not yet done (direct dispatch: a
         # pushed batch may run only when none wait, so that it passes none of them)
         self._unfinished = 0
-        self._space = threading.Condition(threading.Lock())
+        # re-entrant: a signal handler that closes the subscriber (finish, drop) may have
+        # interrupted this very thread inside get() or put_many()
+        self._space = threading.Condition(threading.RLock())
         self._count = 0  # messages queued or handed back, not yet taken
         self._closed = False
         self._error: BaseException | None = None

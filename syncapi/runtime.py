@@ -383,7 +383,10 @@ class _Loop:
                     continue
                 with self.run_lock:
                     try:
-                        self._run_batch(batch)
+                        if self._should_stop():  # a pushed batch stopped the loop meanwhile
+                            self._requeue(batch)
+                        else:
+                            self._run_batch(batch)
                     finally:
                         sub._direct_done(len(batch))
         finally:
@@ -411,6 +414,11 @@ class _Loop:
             try:
                 # what a stop leaves of it is handed back (sub._release), and waits then
                 self._run_batch(make())
+            except BaseException as exc:  # SystemExit in a callback: it ends the loop,
+                if self.error is None:  # as on the loop's own thread, not the reader
+                    self.error = exc
+                _log.error("receive loop on %r ended by an error", sub, exc_info=exc)
+                self.request_stop()
             finally:
                 self.pushing = None
             return True

@@ -145,6 +145,11 @@ class Subscriber(DatagramSubscriber):
                 packet, addr = recvfrom(_BUFSIZE, _DONTWAIT)
             except BlockingIOError:
                 return batch
+            except OSError as exc:  # an ICMP error, reported once: keep what was read
+                _log.warning(
+                    "%s: receive failed after %d packet(s): %s", self._where, len(batch), exc
+                )
+                return batch
             if addr is None:
                 return batch
 
@@ -183,6 +188,8 @@ class Subscriber(DatagramSubscriber):
                 append(item)
         except BlockingIOError:
             pass
+        except OSError as exc:  # an ICMP error, reported once: keep what was read
+            _log.warning("%s: receive failed after %d packet(s): %s", self._where, len(batch), exc)
         return batch
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:

@@ -69,6 +69,10 @@ class Subscriber(DatagramSubscriber):
                 append(item)
         except BlockingIOError:
             pass
+        except OSError as exc:  # reported once by the kernel: keep what was read
+            _log.warning(
+                "%s: receive failed after %d datagram(s): %s", self._where, len(batch), exc
+            )
         return batch
 
     def _readers(self, items: list[Any]) -> list[core.EnvelopeReader]:
