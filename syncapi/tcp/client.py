@@ -188,6 +188,8 @@ class Publisher(core.Publisher):
         self._where = f"tcp publisher {format_address(*self._address)} ({channel!r})"
         self._warned = [False]
         self._encoder = encoder_for(self._options)
+        # send()'s shortcut: -1 when there is none (framing other than length)
+        self._bare_limit, self._magic, self._pack = self._encoder.shortcut()
         self._cond = threading.Condition()
         self._stream: Stream | None = None
         self._ended: ConnectionClosedError | None = None  # gone for good
@@ -230,14 +232,29 @@ class Publisher(core.Publisher):
         """Send messages on the connection (see :meth:`syncapi.Publisher.send`); returns
         when they are written to the socket. Thread-safe."""
         if timeout is None and len(envelopes) == 1 and not self._closed:
-            framed = bare_frame(self._encoder, envelopes[0])
+            # the usual case, the short way: one bytes payload that length framing sends
+            # as it is (inline: each call level costs as much as the rest of it)
+            data = envelopes[0]
             stream = self._stream
-            if framed is not None and stream is not None and stream.is_open:
+            if (
+                type(data) is bytes
+                and self._bare_limit >= len(data)
+                and data[:4] != self._magic
+                and stream is not None
+                and stream.is_open
+            ):
                 try:
-                    stream.write(framed, None)  # the usual case, the short way
+                    stream.write(self._pack(len(data)) + data, None)
                     return
                 except ConnectionClosedError:
                     pass  # the long way: reconnect, or raise naming the envelope
+            framed = bare_frame(self._encoder, data)
+            if framed is not None and stream is not None and stream.is_open:
+                try:
+                    stream.write(framed, None)
+                    return
+                except ConnectionClosedError:
+                    pass
         super().send(*envelopes, timeout=timeout)
 
     def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:

@@ -68,6 +68,7 @@ class Connection(InboxSubscriber):
         self._where = f"tcp connection from {format_address(*remote)}"
         self._warned = [False]
         self._encoder = consumer._encoder
+        self._bare_limit, self._magic, self._pack = self._encoder.shortcut()
         self._route: Subscriber | None = None  # the consumer's subscriber takes its messages
         # for the consumer's subscriber: messages handed to it and settled there (a
         # half-closed connection closes once the last is settled)
@@ -135,7 +136,15 @@ class Connection(InboxSubscriber):
                 (the connection is then dropped).
         """
         if timeout is None and len(envelopes) == 1:
-            framed = bare_frame(self._encoder, envelopes[0])
+            data = envelopes[0]
+            if type(data) is bytes and self._bare_limit >= len(data) and data[:4] != self._magic:
+                try:  # the usual case, the short way (inline, as Publisher.send)
+                    self._stream.write(self._pack(len(data)) + data, None)
+                    return
+                except ConnectionClosedError as exc:
+                    exc.failures = [(data, "not sent")]
+                    raise
+            framed = bare_frame(self._encoder, data)
             if framed is not None:
                 try:
                     self._stream.write(framed, None)  # the usual case, the short way

@@ -20,7 +20,7 @@ it completes; it keeps a partial message as a list of chunks and joins them once
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ..errors import ConfigError, ReceiveError
 from ..headers import EMBED_MAGIC
@@ -201,6 +201,12 @@ class Encoder:
         self._limit = options.max_message
         self._head = struct.Struct(">" + {1: "B", 2: "H", 4: "I", 8: "Q"}[options.length_prefix])
         self._delim = options.delimiter_bytes
+
+    def shortcut(self) -> tuple[int, bytes | None, Callable[[int], bytes]]:
+        """What :meth:`frame_bare` needs, for a sender to inline it: the largest payload
+        framed as it is (-1: none, the framing is not length), the embed magic a payload
+        must not start with (``None``: any), and the length prefix's ``pack``."""
+        return (self._limit if self._bare else -1), self._magic, self._head.pack
 
     def frame_bare(self, data: bytes) -> bytes | None:
         """``data`` (a payload without headers) framed, when length framing sends it as
