@@ -26,6 +26,7 @@ BUILTIN_ENTRIES: dict[str, str] = {
     "http": "syncapi.bench.http",
     "ws": "syncapi.bench.ws",
     "tcp": "syncapi.bench.tcp",
+    "udp": "syncapi.bench.udp",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 
