@@ -26,6 +26,7 @@ import contextlib
 import errno
 import ipaddress
 import logging
+import select
 import socket
 import struct
 import sys
@@ -438,6 +439,30 @@ class DatagramSender:
             f"{self.where}: a {self.noun} of {reason}; nothing of this send was sent", failures
         )
 
+    def send_bare(
+        self, data: bytes, target: Address, wrap: Callable[[bytes], core.EnvelopeWriter]
+    ) -> bool:
+        """Send one payload without headers as it is, the short way (no envelope is
+        made unless it fails: ``wrap`` makes the one the error names). ``False``: it needs
+        the long way (:meth:`send`): over the limit, or, under the ``"embed"`` policy,
+        starting with the embed magic.
+
+        Raises:
+            ClosedError, TimeoutError, SendError, MessageTooLarge: as :meth:`send`.
+        """
+        if len(data) > self.limit or (self.policy == "embed" and data[:4] == EMBED_MAGIC):
+            return False
+        gate = self.gate
+        if not gate.enter():
+            raise ClosedError(f"{self.where} is closed")
+        try:
+            gate.sock.sendto(data, target)
+        except OSError as exc:
+            self._failed(exc, [wrap(data)], 0, [data], [target])
+        finally:
+            gate.leave()
+        return True
+
     def send(
         self,
         envelopes: Sequence[core.EnvelopeWriter],
@@ -697,6 +722,10 @@ class DatagramSubscriber(InboxSubscriber):
         super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
         self._gate = gate
         self._sock = gate.sock
+        # whether more waits after a read: a poll(0) costs less than the failing
+        # non-blocking read (and its exception) that would end every small batch
+        self._more = select.poll()
+        self._more.register(gate.sock, select.POLLIN)
         self._sender = sender
         self._embedded = embedded
         self._where = where

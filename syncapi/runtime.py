@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
+from . import core as _core
 from .core import check_timeout
 from .errors import ClosedError, ConfigError
 
@@ -220,6 +221,8 @@ class _Loop:
         # direct dispatch (see run_pushed): a one-worker background loop whose protocol
         # reads on threads of its own lets those threads run the callbacks
         self.direct = direct and workers == 1 and sub.direct_dispatch
+        # a protocol without acknowledgements (sockets): acking is setting the flag
+        self.bare_ack = type(sub)._ack is _core.Subscriber._ack
         self.run_lock = threading.Lock()  # one batch runs at a time: fetched or pushed
         self.pushing: int | None = None  # the thread running a pushed batch now
 
@@ -437,6 +440,7 @@ class _Loop:
         user_stop, callback = self.user_stop, self.callback
         deadline, monotonic = self.deadline, time.monotonic
         auto = self.ack == "auto"
+        bare_ack, base_ack = self.bare_ack, _core.EnvelopeReader.ack
         taken = handled = acked = withdrawn = 0
         try:
             for env in batch:
@@ -463,6 +467,10 @@ class _Loop:
                 taken += 1
                 handled += 1
                 if not env._settled:
+                    if bare_ack and type(env).ack is base_ack:  # what ack() does then
+                        env._settled = True
+                        acked += 1
+                        continue
                     try:
                         env.ack()
                     except Exception:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -164,13 +165,22 @@ def test_ip_receive_error_mid_batch_does_not_lose_packets_read() -> None:
         fake = _ErrorOnceSocket(sub._sock)
         sub._sock = fake  # used from the reader's next batch on
         got: list[bytes] = []
-        worker = sub.start(lambda env: got.append(env.payload))
+        hold = threading.Event()
+
+        def callback(env: Any) -> None:
+            got.append(env.payload)
+            if env.payload == b"p0":
+                hold.wait(5)  # the reader runs this: p1 and p2 queue up meanwhile
+
+        worker = sub.start(callback)
         with socket.socket(socket.AF_INET, socket.SOCK_RAW, 253) as raw:
             raw.sendto(b"p0", ("127.0.0.1", 0))  # read through the real socket
             assert wait_until(lambda: got == [b"p0"], 5)
-            raw.sendto(b"p1", ("127.0.0.1", 0))  # read, then the non-blocking read fails
+            raw.sendto(b"p1", ("127.0.0.1", 0))  # read by the blocking read, then
+            raw.sendto(b"p2", ("127.0.0.1", 0))  # the non-blocking read for it fails
+            time.sleep(0.1)
+            hold.set()
             assert wait_until(lambda: fake.raised, 5)
-            raw.sendto(b"p2", ("127.0.0.1", 0))
             wait_until(lambda: len(got) >= 3, 2)
         worker.stop(2)
         assert got == [b"p0", b"p1", b"p2"], f"got {got}: p1 was read and lost"

@@ -132,6 +132,7 @@ class Subscriber(DatagramSubscriber):
             return None
         batch: list[Any] = []
         most = self._batch
+        first = True
         while True:
             # the usual packet: a 20-byte header (0x45), total length = what arrived
             size = len(packet)
@@ -141,6 +142,10 @@ class Subscriber(DatagramSubscriber):
                 self._odd(packet, addr, batch)
             if len(batch) >= most:
                 return batch
+            if first:  # the usual case when the reader keeps up: nothing more waits
+                first = False
+                if not self._more.poll(0):
+                    return batch
             try:
                 packet, addr = recvfrom(_BUFSIZE, _DONTWAIT)
             except BlockingIOError:
@@ -179,6 +184,8 @@ class Subscriber(DatagramSubscriber):
         if item[3] is None:  # shut down
             return None
         batch = [item]
+        if not self._more.poll(0):  # the usual case when the reader keeps up
+            return batch
         append = batch.append
         try:
             for _ in range(self._batch - 1):

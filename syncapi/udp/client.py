@@ -134,6 +134,21 @@ class Publisher(core.Publisher):
                 )
             return self._subscriber
 
+    def send(
+        self, *envelopes: core.EnvelopeWriter | core.Payload, timeout: float | None = None
+    ) -> None:
+        """Send datagrams (see :meth:`syncapi.Publisher.send`); returns when the kernel
+        took every one. Thread-safe."""
+        if (
+            timeout is None
+            and len(envelopes) == 1
+            and type(envelopes[0]) is bytes
+            and not self._closed
+            and self._sender.send_bare(envelopes[0], self._peer, self.envelope_class)
+        ):
+            return  # the usual case, the short way: no envelope
+        super().send(*envelopes, timeout=timeout)
+
     def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
         self._sender.send(envelopes, self._peer, timeout)
 

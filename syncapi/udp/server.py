@@ -60,6 +60,8 @@ class Subscriber(DatagramSubscriber):
         if item[1] is None:  # shut down (an empty datagram has an address)
             return None
         batch = [item]
+        if not self._more.poll(0):  # the usual case when the reader keeps up
+            return batch
         append = batch.append
         try:
             for _ in range(self._batch - 1):
