@@ -2,12 +2,12 @@
 
 Shape and honesty only, never speed: the entry is built-in; each job's receiver really
 counts the messages it is sent and compares each with the payload (a short count, a
-message of the wrong size or with other bytes, or a missing end marker fails the run);
-the raw baseline's reader cuts frames out of any split of the stream; a run closes
-everything it opened; and a tiny round through the real runner gives a table and JSON
-with syncapi's rates against raw sockets, a ratio each way. Both ends run in this
-process. The real benchmark is ``python -m syncapi.bench tcp`` (see
-``docs/benchmarks.md``).
+message of the wrong size or with other bytes, or a missing marker fails the run), in
+this process (jobs 1-3) or in the peer process (job 4); the raw baseline's reader cuts
+frames out of any split of the stream; the peer process does what it is told; a run
+closes every socket, thread and process it opened; and a tiny round through the real
+runner gives a table and JSON with syncapi's rates against raw sockets, a ratio per job.
+The real benchmark is ``python -m syncapi.bench tcp`` (see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,8 +33,10 @@ from syncapi.bench.runner import Benchmark, current_report
 N = 40
 """Messages per job."""
 SIZE = 1024
-ROWS = (bench_tcp.ENTRY.variants[0].metric, bench_tcp.EXTRA_BACK)
-"""The table's rows: client -> server (the main row), then server -> client."""
+EXTRAS = {bench_tcp.EXTRA_BACK, bench_tcp.EXTRA_RECEIVE, bench_tcp.EXTRA_SEND}
+"""Every extra figure of a sample: jobs 2, 3 and 4."""
+ROWS = (bench_tcp.ENTRY.variants[0].metric, *sorted(EXTRAS))
+"""The table's rows: client -> server (the main row), then the extra rows."""
 
 MEASURES: dict[str, Callable[[Params], bench_tcp.Measured]] = {
     "raw socket": bench_tcp.measure_baseline,
@@ -43,11 +46,27 @@ VARIANTS = {
     "raw socket": bench_tcp.run_baseline,
     "syncapi": bench_tcp.run_syncapi,
 }
-JOBS = {
-    "raw socket": ("raw_client_send", "raw_server_send"),
-    "syncapi": ("syncapi_client_send", "syncapi_server_send"),
+SENDS = {
+    "raw socket": {
+        bench_tcp.FORTH: "raw_client_send",
+        bench_tcp.BACK: "raw_server_send",
+        bench_tcp.SEND: "raw_peer_send",
+    },
+    "syncapi": {
+        bench_tcp.FORTH: "syncapi_client_send",
+        bench_tcp.BACK: "syncapi_server_send",
+        bench_tcp.SEND: "syncapi_peer_send",
+    },
 }
-"""The names of each side's two job functions: client -> server, server -> client."""
+"""The names of each side's send loops, by job (job 3's sender is the peer process)."""
+RECEIVES: dict[str, Callable[[bench_tcp.PeerProcess, bytes, int], bench_tcp.Job]] = {
+    "raw socket": bench_tcp.receive_raw,
+    "syncapi": bench_tcp.receive_syncapi,
+}
+PEER_SENDS: dict[str, Callable[[bench_tcp.PeerProcess, bytes, int], bench_tcp.Job]] = {
+    "raw socket": bench_tcp.send_raw,
+    "syncapi": bench_tcp.send_syncapi,
+}
 THREADS = ("bench-tcp-", "syncapi-tcp-", "syncapi[bench")
 """Name prefixes of the threads a run starts (the raw readers, syncapi's)."""
 
@@ -68,18 +87,30 @@ def test_tcp_is_a_built_in_entry() -> None:
     assert entry.baseline.name == "raw socket"
     (variant,) = entry.variants
     assert variant.goal == Goal(min_ratio=0.9)
-    assert entry.url_env is None  # both ends start in-process
+    assert entry.url_env is None  # everything starts here (and one child process)
     assert entry.check is None  # the standard library only
     assert entry.default_messages == bench_tcp.DEFAULT_MESSAGES == 20_000
+    assert bench_tcp.JOBS == (
+        "client -> server",
+        "server -> client",
+        "receive (sender in another process)",
+        "send (reader in another process)",
+    )
+    assert bench_tcp.EXTRA_BACK == "server -> client: msg/s"
 
 
-def test_the_end_marker_is_never_a_payload() -> None:
+def test_the_markers_are_never_a_payload() -> None:
+    assert bench_tcp.START != bench_tcp.END
     for size in range(0, 300):
-        assert Params(messages=1, size=size).payload() != bench_tcp.END
+        payload = Params(messages=1, size=size).payload()
+        assert payload not in (bench_tcp.END, bench_tcp.START)
 
 
 def test_the_counter_compares_each_message_and_stamps_the_last_expected_one() -> None:
-    counter = bench_tcp.Counter(3, b"abcd")
+    lines: list[bytes] = []
+    counter = bench_tcp.Counter(3, b"abcd", report=lines.append)
+    counter.add(bench_tcp.START)
+    assert counter.started.is_set() and lines == [b"started"]
     counter.add(b"abcd")
     counter.add(b"abc")  # too short
     counter.add(b"abce")  # the right size, other bytes
@@ -88,6 +119,7 @@ def test_the_counter_compares_each_message_and_stamps_the_last_expected_one() ->
     before = time.perf_counter()
     counter.add(b"abcd")
     assert counter.reached_at >= before
+    assert lines == [b"started", b"reached"]
     stamp = counter.reached_at
     counter.add(b"abcd")  # one too many: counted, the stamp stays the third's
     assert (counter.messages, counter.bytes, counter.wrong) == (4, 23, 2)
@@ -95,41 +127,68 @@ def test_the_counter_compares_each_message_and_stamps_the_last_expected_one() ->
     assert not counter.ended.is_set()
     counter.add(bench_tcp.END)
     assert counter.ended.is_set()
-    assert (counter.messages, counter.bytes) == (4, 23)  # the marker is not counted
+    assert (counter.messages, counter.bytes) == (4, 23)  # the markers are not counted
+    assert lines == [b"started", b"reached", b"end 4 23 2"]
     assert counter.seconds(stamp - 2.0) == pytest.approx(2.0)
 
 
-def test_a_missing_end_marker_fails_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_counter_reports_no_reached_when_a_message_is_missing() -> None:
+    lines: list[bytes] = []
+    counter = bench_tcp.Counter(3, b"x", report=lines.append)
+    for data in (b"x", b"x", bench_tcp.END):
+        counter.add(data)
+    assert lines == [b"end 2 2 0"]
+    assert counter.seconds(0.0) != counter.seconds(0.0)  # nan
+
+
+def test_a_missing_marker_fails_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench_tcp, "_deadline", lambda n: 0.05)
     counter = bench_tcp.Counter(5, b"x")
+    with pytest.raises(RuntimeError, match=r"the start marker did not come in time \(0 of 5"):
+        counter.wait_started("job")
     counter.add(b"x")
     with pytest.raises(RuntimeError, match=r"the end marker did not come in time \(1 of 5"):
         counter.wait("job")
+    counter.add(bench_tcp.START)
     counter.add(bench_tcp.END)
+    counter.wait_started("job")
     counter.wait("job")
 
 
-def _measured(**changes: int) -> bench_tcp.Measured:
-    fields = {
+def _job(name: str, **changes: Any) -> bench_tcp.Job:
+    fields: dict[str, Any] = {
+        "name": name,
+        "messages": 10,
+        "size": 64,
+        "seconds": 1.0,
         "received": 10,
         "received_bytes": 640,
-        "received_wrong": 0,
-        "back_received": 10,
-        "back_bytes": 640,
-        "back_wrong": 0,
+        "wrong": 0,
     }
     fields.update(changes)
-    return bench_tcp.Measured(
-        library="x", messages=10, size=64, seconds=1.0, back_seconds=0.5, **fields
-    )
+    return bench_tcp.Job(**fields)
+
+
+def _measured(job: str = "", **changes: Any) -> bench_tcp.Measured:
+    seconds = dict(zip(bench_tcp.JOBS, (1.0, 0.5, 0.25, 0.125), strict=True))
+    jobs = [
+        _job(name, **{"seconds": seconds[name], **(changes if name == job else {})})
+        for name in bench_tcp.JOBS
+    ]
+    return bench_tcp.Measured("x", *jobs)
 
 
 def test_right_counts_pass_and_make_the_sample() -> None:
     run = _measured()
     run.verify()
+    assert [job.name for job in run.jobs] == list(bench_tcp.JOBS)
     sample = run.sample()
     assert (sample.messages, sample.seconds) == (10, 1.0)
-    assert dict(sample.extra) == {bench_tcp.EXTRA_BACK: 20.0}
+    assert dict(sample.extra) == {
+        bench_tcp.EXTRA_BACK: 20.0,
+        bench_tcp.EXTRA_RECEIVE: 40.0,
+        bench_tcp.EXTRA_SEND: 80.0,
+    }
 
 
 @pytest.mark.parametrize(
@@ -138,15 +197,24 @@ def test_right_counts_pass_and_make_the_sample() -> None:
         {"received": 9},
         {"received": 11},
         {"received_bytes": 639},
-        {"received_wrong": 1},
-        {"back_received": 9},
-        {"back_bytes": 641},
-        {"back_wrong": 2},
+        {"received_bytes": 641},
+        {"wrong": 1},
     ],
 )
-def test_wrong_counts_fail_the_run(wrong: dict[str, int]) -> None:
-    with pytest.raises(RuntimeError, match="expected 10 messages of 640 bytes each way"):
-        _measured(**wrong).verify()
+@pytest.mark.parametrize("job", bench_tcp.JOBS)
+def test_wrong_counts_in_any_job_fail_the_run(job: str, wrong: dict[str, int]) -> None:
+    run = _measured(job, **wrong)
+    with pytest.raises(RuntimeError) as caught:
+        run.verify()
+    message = str(caught.value)
+    assert message.startswith(f"x: {job}: the receiver counted ")
+    assert message.endswith("expected 10 messages of 640 bytes")
+    assert message.count("expected") == 1  # only the job that is wrong
+
+
+def test_a_job_without_a_time_fails_the_run() -> None:
+    with pytest.raises(RuntimeError, match=r"send \(reader in another process\): no time"):
+        _measured(bench_tcp.SEND, seconds=float("nan")).verify()
 
 
 class _Chunks:
@@ -195,6 +263,30 @@ def _open_fds() -> int | None:
         return None
 
 
+def _children() -> list[int] | None:
+    """Processes whose parent is this one (``None`` where /proc does not tell)."""
+    me, found = str(os.getpid()), []
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for pid in entries:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        if re.search(rf"^PPid:\s*{me}$", status, re.MULTILINE):
+            found.append(int(pid))
+    return found
+
+
+def _nothing_left(children: list[int] | None) -> None:
+    """No thread of a run alive, and no child process besides ``children``."""
+    assert _threads_left() == []
+    if children is not None:
+        assert _children() == children
+
+
 def test_the_raw_pair_is_connected_both_ways_with_nodelay() -> None:
     pair = bench_tcp.RawPair("test")
     try:
@@ -213,45 +305,87 @@ def test_the_raw_pair_is_connected_both_ways_with_nodelay() -> None:
     assert _threads_left() == []
 
 
+def test_the_peer_process_sends_and_reads_as_told() -> None:
+    """``send``: it connects, sends the start marker, waits for ``go``, then the
+    messages and the end marker. ``listen``: it counts what it reads and reports. It
+    ends at the end of its input."""
+    payload, children = _params().payload(), _children()
+    with bench_tcp.PeerProcess(SIZE, N) as peer:
+        counter = bench_tcp.Counter(N, payload)
+        with socket.create_server((bench_tcp.HOST, 0)) as listener:
+            peer.send_to(listener.getsockname()[1], N)
+            conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10.0)
+            assert conn.recv(100) == _framed(bench_tcp.START)  # and nothing more before go
+            with pytest.raises(TimeoutError):
+                conn.settimeout(0.2)
+                conn.recv(100)
+            conn.settimeout(10.0)
+            start = peer.go()
+            bench_tcp.raw_read_loop(conn, counter.add)  # to the end: the peer closes
+        peer.wait_sent()
+        assert (counter.messages, counter.bytes, counter.wrong) == (N, N * SIZE, 0)
+        assert counter.ended.is_set() and counter.reached_at > start
+
+        port = peer.listen(N)
+        with socket.create_connection((bench_tcp.HOST, port)) as sock:
+            sock.sendall(_framed(bench_tcp.START))
+            peer.wait_started()
+            sock.sendall(_framed(*[payload] * N, payload[:-1], bench_tcp.END))
+            job = peer.counted("test", payload, N, time.perf_counter())
+        assert (job.received, job.received_bytes, job.wrong) == (N, N * SIZE + SIZE - 1, 1)
+        assert job.seconds >= 0 and job.problem() is not None  # the extra one
+        process = peer.process
+    assert process.returncode == 0  # ended by the end of its input
+    if children is not None:
+        assert _children() == children
+
+
+def test_a_peer_process_that_is_gone_fails_the_job() -> None:
+    with bench_tcp.PeerProcess(SIZE, N) as peer:
+        peer.process.kill()
+        peer.process.wait()
+        with pytest.raises(RuntimeError, match=r"the peer process is gone \(exit status -9\)"):
+            bench_tcp.send_raw(peer, _params().payload(), N)
+
+
 @pytest.mark.parametrize("library", list(MEASURES))
 def test_each_side_receives_exactly_the_messages_sent(library: str) -> None:
     """Counted by the receiver of each job, not assumed: ``N`` messages equal to the
-    payload each way; the run leaves no thread behind."""
+    payload in each of the four jobs; the run leaves no thread or process behind."""
+    children = _children()
     run = MEASURES[library](_params())
     assert run.library == library
-    counts = (
-        run.received,
-        run.received_bytes,
-        run.received_wrong,
-        run.back_received,
-        run.back_bytes,
-        run.back_wrong,
-    )
-    assert counts == (N, N * SIZE, 0, N, N * SIZE, 0)
-    assert run.seconds > 0 and run.back_seconds > 0
+    for job in run.jobs:
+        assert (job.messages, job.size) == (N, SIZE)
+        assert (job.received, job.received_bytes, job.wrong) == (N, N * SIZE, 0), job.name
+        assert job.seconds > 0, job.name
+    assert [job.name for job in run.jobs] == list(bench_tcp.JOBS)
     run.verify()
-    assert _threads_left() == []
+    _nothing_left(children)
 
 
 @pytest.mark.parametrize("size", [0, 3, 300_000])
 @pytest.mark.parametrize("library", list(MEASURES))
 def test_other_sizes_are_counted_whole(library: str, size: int) -> None:
     """An empty message, one shorter than the length prefix, and one that takes several
-    reads: each arrives as one message equal to the payload."""
+    reads: each arrives as one message equal to the payload, in every job."""
     run = MEASURES[library](_params(size))
-    assert (run.received, run.received_bytes, run.received_wrong) == (N, N * size, 0)
-    assert (run.back_received, run.back_bytes, run.back_wrong) == (N, N * size, 0)
+    for job in run.jobs:
+        assert (job.received, job.received_bytes, job.wrong) == (N, N * size, 0), job.name
+    run.verify()
 
 
 @pytest.mark.parametrize("library", list(VARIANTS))
-def test_rounds_leak_no_thread_and_no_socket(library: str) -> None:
-    """Three runs in a row: every thread ends and every socket is closed after each."""
+def test_rounds_leak_no_thread_socket_or_process(library: str) -> None:
+    """Three runs in a row: every thread, socket and peer process ends after each."""
     VARIANTS[library](_params())  # the first run imports and caches what it needs
     assert _threads_left() == []
-    before = _open_fds()
+    before, children = _open_fds(), _children()
     for _ in range(3):
         VARIANTS[library](_params())
-    assert _threads_left() == []
+    _nothing_left(children)
     if before is not None:
         deadline = time.monotonic() + 5.0
         while (after := _open_fds()) != before and time.monotonic() < deadline:
@@ -259,32 +393,42 @@ def test_rounds_leak_no_thread_and_no_socket(library: str) -> None:
         assert after == before
 
 
-@pytest.mark.parametrize("job", [0, 1], ids=["client->server", "server->client"])
+def _counts(job: str, received: int, received_bytes: int, wrong: int) -> str:
+    return (
+        f"{job}: the receiver counted {received} messages of {received_bytes} bytes in all "
+        f"({wrong} not the payload sent); expected {N} messages of {N * SIZE} bytes"
+    )
+
+
+@pytest.mark.parametrize("job", bench_tcp.JOBS)
 @pytest.mark.parametrize("library", list(MEASURES))
 def test_a_lost_message_fails_the_run(
-    library: str, job: int, monkeypatch: pytest.MonkeyPatch
+    library: str, job: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The count is the receiver's, not the sender's: a job that skips one message gives
-    a run that does not verify, and the variant raises (failing the benchmark)."""
-    name = JOBS[library][job]
-    real = getattr(bench_tcp, name)
+    a run that does not verify, and the variant raises (failing the benchmark); the
+    other jobs stay right. Job 3's sender, the peer process, is asked for one less."""
+    if job == bench_tcp.RECEIVE:
+        real_send_to = bench_tcp.PeerProcess.send_to
 
-    def one_short(conn: object, payload: bytes, n: int) -> float:
-        return float(real(conn, payload, n - 1))
+        def ask_one_less(peer: bench_tcp.PeerProcess, port: int, n: int) -> None:
+            real_send_to(peer, port, n - 1)
 
-    monkeypatch.setattr(bench_tcp, name, one_short)
-    counts = (
-        f"the server counted {N - 1} messages of {(N - 1) * SIZE} bytes"
-        if job == 0
-        else f"the client {N - 1} of {(N - 1) * SIZE} bytes"
-    )
-    with pytest.raises(
-        RuntimeError, match=rf"expected {N} messages of {N * SIZE} bytes each way"
-    ) as caught:
+        monkeypatch.setattr(bench_tcp.PeerProcess, "send_to", ask_one_less)
+    else:
+        name = SENDS[library][job]
+        real = getattr(bench_tcp, name)
+
+        def one_short(conn: object, payload: bytes, n: int) -> float:
+            return float(real(conn, payload, n - 1))
+
+        monkeypatch.setattr(bench_tcp, name, one_short)
+    children = _children()
+    with pytest.raises(RuntimeError) as caught:
         VARIANTS[library](_params())
     message = str(caught.value)
-    assert counts in message, message
-    assert _threads_left() == []
+    assert message == f"{library}: {_counts(job, N - 1, (N - 1) * SIZE, 0)}"
+    _nothing_left(children)
 
 
 def _send_one(conn: Any, data: bytes) -> None:
@@ -295,14 +439,15 @@ def _send_one(conn: Any, data: bytes) -> None:
         conn.send(data)
 
 
-@pytest.mark.parametrize("job", [0, 1], ids=["client->server", "server->client"])
+@pytest.mark.parametrize("job", list(SENDS["raw socket"]))
 @pytest.mark.parametrize("library", list(MEASURES))
 def test_a_damaged_message_fails_the_run(
-    library: str, job: int, monkeypatch: pytest.MonkeyPatch
+    library: str, job: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One message a byte short, one a byte long and one of the right size with a byte
-    changed: the run fails, with the three counted as not the payload."""
-    name = JOBS[library][job]
+    changed, in the jobs this process sends (job 4 counted by the peer process): the run
+    fails, with the three counted as not the payload."""
+    name = SENDS[library][job]
     real = getattr(bench_tcp, name)
 
     def send_damaged(conn: Any, payload: bytes, n: int) -> float:
@@ -312,14 +457,59 @@ def test_a_damaged_message_fails_the_run(
         return float(real(conn, payload, n - 3))  # then the end marker
 
     monkeypatch.setattr(bench_tcp, name, send_damaged)
-    with pytest.raises(RuntimeError, match=r"\(3 not the payload"):
+    children = _children()
+    with pytest.raises(RuntimeError) as caught:
         VARIANTS[library](_params())
-    assert _threads_left() == []
+    assert str(caught.value) == f"{library}: {_counts(job, N - 3, N * SIZE, 3)}"
+    _nothing_left(children)
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+@pytest.mark.parametrize("job", [RECEIVES, PEER_SENDS], ids=["receive", "send"])
+@pytest.mark.parametrize("library", list(MEASURES))
+def test_the_other_process_jobs_compare_each_message(
+    library: str, job: dict[str, Any], delta: int
+) -> None:
+    """A peer process whose payload is a byte shorter or longer than this process's:
+    every message is counted as not the payload, whichever side receives it (job 3:
+    this process; job 4: the peer)."""
+    payload, children = _params().payload(), _children()
+    with bench_tcp.PeerProcess(SIZE + delta, N) as peer:
+        result = job[library](peer, payload, N)
+    assert (result.received, result.wrong) == (0, N)
+    sent = SIZE + delta if job is RECEIVES else SIZE  # the sender's payload size
+    assert result.received_bytes == N * sent
+    assert result.problem() is not None
+    _nothing_left(children)
+
+
+@pytest.mark.parametrize("library", list(PEER_SENDS))
+def test_a_peer_that_never_gets_the_end_marker_fails_in_time(
+    library: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Job 4 without its end marker: the peer process never reports its counts, the job
+    fails when the wait runs out, and the peer process still ends."""
+    payload = _params().payload()
+    name = SENDS[library][bench_tcp.SEND]
+
+    def without_end(conn: Any, payload: bytes, n: int) -> float:
+        start = time.perf_counter()
+        for _ in range(n):
+            _send_one(conn, payload)
+        return start
+
+    monkeypatch.setattr(bench_tcp, name, without_end)
+    children = _children()
+    with bench_tcp.PeerProcess(SIZE, N) as peer:
+        peer.timeout = 0.5  # the waits from here on
+        with pytest.raises(RuntimeError, match=r"did not say 'end' in time"):
+            PEER_SENDS[library](peer, payload, N)
+    _nothing_left(children)
 
 
 def test_suite_runs_with_tiny_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One round of ``N`` messages each way through the real runner: raw sockets and
-    syncapi, both jobs, in the table with a ratio each, and in the JSON (the figures
+    """One round of ``N`` messages per job through the real runner: raw sockets and
+    syncapi, four jobs, in the table with a ratio each, and in the JSON (the figures
     themselves are not checked)."""
     monkeypatch.setattr(runner, "MIN_ROUNDS", 1)  # the harness wants 5 rounds; 1 does here
     lines: list[str] = []
@@ -333,20 +523,20 @@ def test_suite_runs_with_tiny_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
     for side in (result.baseline, row.result):
         (sample,) = side.samples
         assert sample.messages == N
-        assert set(side.extra) == {bench_tcp.EXTRA_BACK}
-        assert side.rate.median > 0 and side.extra[bench_tcp.EXTRA_BACK].median > 0
+        assert set(side.extra) == EXTRAS
+        assert side.rate.median > 0 and all(s.median > 0 for s in side.extra.values())
     assert row.ratio == pytest.approx(row.result.rate.median / result.baseline.rate.median)
     assert row.goal == Goal(min_ratio=0.9) and row.met == (row.ratio >= 0.9)
 
     table = format_table(result)
     assert "baseline: raw socket" in table
-    for case in ROWS:
-        line = next(line for line in table.splitlines() if line.strip().startswith(case))
+    rows = [line.strip() for line in table.splitlines()[-len(ROWS) :]]
+    assert [next(case for case in ROWS if line.startswith(case)) for line in rows] == list(ROWS)
+    for case, line in zip(ROWS, rows, strict=True):
         numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", line.split(case, 1)[1])
         assert len(numbers) >= 6, line  # syncapi median, min, max; the baseline's; the ratio
         assert re.search(r"\s\d+\.\d{3}x(\s|$)", line), line
-    main_row = next(line for line in table.splitlines() if line.strip().startswith(ROWS[0]))
-    assert re.search(r">= 0\.90x\s+(yes|NO)$", main_row), main_row
+    assert re.search(r">= 0\.90x\s+(yes|NO)$", rows[0]), rows[0]
 
     data = json.loads(json.dumps(to_json(current_report([result])), allow_nan=False))
     (entry,) = data["results"]
@@ -356,7 +546,8 @@ def test_suite_runs_with_tiny_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
     assert json_row["goal"] == {"min_ratio": 0.9, "max_ratio": None}
     for side in (entry["baseline"], json_row):
         assert side["rate"]["median"] > 0
-        assert side["extra"][bench_tcp.EXTRA_BACK]["median"] > 0
-        assert side["extra"][bench_tcp.EXTRA_BACK]["count"] == 1
+        for key in EXTRAS:
+            assert side["extra"][key]["median"] > 0
+            assert side["extra"][key]["count"] == 1
         (sample,) = side["samples"]
         assert sample["messages"] == N

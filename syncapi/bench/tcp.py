@@ -1,12 +1,12 @@
-"""Entry ``tcp``: ``tcp://`` against raw sockets doing the same job with the same framing,
-both ends in this process.
+"""Entry ``tcp``: ``tcp://`` against raw sockets doing the same job with the same framing:
+both ends in this process, and with the peer in another process.
 
-No external server: each run makes its own listening socket on ``127.0.0.1`` (any free
-port) and closes everything afterwards. Both sides move ``messages`` messages of
-``size`` bytes on one connection, framed as ``tcp://`` frames them by default: a 4-byte
-big-endian length, then the message. Two jobs:
+No external server: each run makes its own listening sockets on ``127.0.0.1`` (any free
+port) and closes everything afterwards. Each job moves ``messages`` messages of ``size``
+bytes on one connection, framed as ``tcp://`` frames them by default: a 4-byte
+big-endian length, then the message. Four jobs:
 
-1. **client -> server** (the table's main row) —
+1. **client -> server** (the table's main row), both ends in this process —
 
    * baseline: a connected ``socket`` (``TCP_NODELAY``, as syncapi sets it) and
      ``sock.sendall(prefix + payload)`` per message from the bench's thread — one
@@ -19,84 +19,157 @@ big-endian length, then the message. Two jobs:
      whose ``consumer.subscriber("bench")`` runs ``subscriber.start(callback)`` (one
      worker), the callback counting each message;
 
-2. **server -> client** (the extra row :data:`EXTRA_BACK`) —
+2. **server -> client** (the extra row :data:`EXTRA_BACK`), both ends in this process —
 
    * baseline: the same two functions the other way round: the accepted socket
      ``sendall``\\ s, the dialling socket's reader thread counts;
    * syncapi: ``consumer.accept()`` (the subscriber of job 1 is closed first, so the new
      connection waits for ``accept``) and ``connection.send(payload)`` per message, from
      the bench's thread; on the client, the publisher's receive loop
-     ``publisher.subscriber.start(callback)``, the callback counting.
+     ``publisher.subscriber.start(callback)``, the callback counting;
 
-What is timed: from the first send, on the sending thread, to the moment the receiving
-side counted the last of the ``messages`` messages (stamped by its counter, on the
-receiving thread). Listening, connecting, starting the receive loops, the end marker
-(below) and closing everything come outside the clock.
+3. **receive (sender in another process)** (the extra row :data:`EXTRA_RECEIVE`): the
+   peer process (:class:`PeerProcess`, running :func:`peer_main`: plain socket code, the
+   same for both sides) connects and sends the frames with a plain ``sendall`` loop (one
+   ready-made frame per call); measured is the receiving side in this process —
+
+   * baseline: a listening socket; the accepted connection read by a thread running
+     :func:`raw_read_loop`, counting each message;
+   * syncapi: ``tcp.Consumer("tcp://127.0.0.1")`` and
+     ``consumer.subscriber("bench").start(callback)`` (one worker: the callback runs on
+     the connection's reader thread), the callback counting;
+
+4. **send (reader in another process)** (the extra row :data:`EXTRA_SEND`): the peer
+   process listens, reads with :func:`raw_read_loop` and counts each message (the same
+   :class:`Counter` as this process's receivers); measured is the sending side in this
+   process —
+
+   * baseline: ``socket.create_connection`` (``TCP_NODELAY``) and
+     ``sock.sendall(prefix + payload)`` per message (:func:`raw_peer_send`, the loop of
+     job 1);
+   * syncapi: ``tcp.Producer("tcp://127.0.0.1:PORT").publisher("bench")`` and
+     ``publisher.send(payload)`` per message (:func:`syncapi_peer_send`).
+
+Why jobs 3 and 4: with both ends in one process, the sender's and the receiver's Python
+share one GIL, so jobs 1 and 2 measure the *sum* of both sides' Python per message. An
+application usually holds one side of a connection, its peer another program: jobs 3 and
+4 measure each side alone, the peer's Python running beside it (on its own CPU when there
+is one).
+
+What is timed: jobs 1, 2 and 4, from the first send, on the sending thread, to the moment
+the receiving side counted the last of the ``messages`` messages (jobs 1 and 2: stamped
+by its counter, on the receiving thread; job 4: when the bench reads the peer process's
+``reached`` line, which the peer writes as it counts the last message, one pipe hop
+later). Job 3, from the moment the bench tells the peer process to send (``go``, on its
+standard input; stamped just before) to the last message counted (stamped on the
+receiving thread). Before the clock starts, the connection of jobs 3 and 4 is made and
+carried one start marker, :data:`START`, which the receiver counted: the peer process is
+running, connected and reading (or about to send), and the receive loop runs. Starting
+the peer process, listening, connecting, the markers and closing everything come outside
+the clock.
 
 Counting, not trusting: the receiving side of each job counts the messages equal to the
 payload sent, their bytes, and those that differ from it (a wrong size or wrong bytes:
 every message is compared with the payload whole, a ``memcmp``). After the ``messages``
 messages the sender sends one more, :data:`END`, outside the clock: the connection keeps
-the order, so once the receiver saw it, every message sent before it was counted. A job
-must show exactly ``messages`` messages equal to the payload and none other, or the run
-raises :class:`RuntimeError` and fails the benchmark; so does a job whose end marker does
-not come in time.
+the order, so once the receiver saw it, every message sent before it was counted (job 4:
+the peer process then reports its counts, ``end GOOD BYTES WRONG``). A job must show
+exactly ``messages`` messages equal to the payload and none other, or the run raises
+:class:`RuntimeError` and fails the benchmark; so does a job whose markers do not come in
+time, or a peer process that fails.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
+import os
+import select
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .model import Entry, Goal, Params, Sample, Variant
 
 __all__ = [
+    "BACK",
     "CHANNEL",
     "DEFAULT_MESSAGES",
     "END",
     "ENTRY",
     "EXTRA_BACK",
+    "EXTRA_RECEIVE",
+    "EXTRA_SEND",
+    "FORTH",
     "HOST",
+    "JOBS",
     "PREFIX",
     "READ_SIZE",
+    "RECEIVE",
+    "SEND",
+    "START",
     "Counter",
+    "Job",
     "Measured",
+    "PeerProcess",
     "RawPair",
     "measure_baseline",
     "measure_syncapi",
+    "peer_main",
     "raw_client_send",
+    "raw_peer_send",
     "raw_read_loop",
     "raw_server_send",
+    "receive_raw",
+    "receive_syncapi",
     "run_baseline",
     "run_syncapi",
+    "send_raw",
+    "send_syncapi",
     "syncapi_client_send",
+    "syncapi_peer_send",
     "syncapi_server_send",
 ]
 
 DEFAULT_MESSAGES = 20_000
 """Messages per run of each job."""
 HOST = "127.0.0.1"
-"""Where both sides listen (on any free port)."""
+"""Where every listening socket listens (on any free port)."""
 CHANNEL = "bench"
-"""The channel name of syncapi's publishers and subscriber (TCP carries no name)."""
+"""The channel name of syncapi's publishers and subscribers (TCP carries no name)."""
 END = b"\xffsyncapi-bench-end\xff"
 """The message that ends a job (outside the clock). It never equals a payload of
 :meth:`Params.payload` (whose first byte is 0), so the receiver tells them apart."""
+START = b"\xffsyncapi-bench-start\xff"
+"""The message that opens jobs 3 and 4 (outside the clock): once the receiver counted it,
+the connection is up and the receive loop runs. Never a payload, like :data:`END`."""
 READ_SIZE = 256 * 1024
 """Bytes the raw reader asks for per ``recv``: the same as ``tcp://``'s reader."""
 PREFIX = struct.Struct(">I")
 """The length prefix: 4 bytes, big-endian, as ``tcp://`` frames by default."""
 
-EXTRA_BACK = "server -> client: msg/s"
+FORTH = "client -> server"
+BACK = "server -> client"
+RECEIVE = "receive (sender in another process)"
+SEND = "send (reader in another process)"
+JOBS = (FORTH, BACK, RECEIVE, SEND)
+"""The jobs' names, in run order."""
+
+EXTRA_BACK = f"{BACK}: msg/s"
 """The extra figure of the server -> client job (messages per second): the baseline's in
 its samples (raw accepted socket -> raw client reader), syncapi's in syncapi's
 (``connection.send`` -> the publisher's subscriber)."""
+EXTRA_RECEIVE = f"{RECEIVE}: msg/s"
+"""The extra figure of job 3 (messages per second received from a peer process)."""
+EXTRA_SEND = f"{SEND}: msg/s"
+"""The extra figure of job 4 (messages per second sent to a peer process's reader)."""
 
 
 def _deadline(messages: int) -> float:
@@ -104,20 +177,31 @@ def _deadline(messages: int) -> float:
     return 30.0 + messages / 500.0
 
 
+def _frame(data: bytes) -> bytes:
+    """``data`` with its length prefix."""
+    return PREFIX.pack(len(data)) + data
+
+
 class Counter:
     """What a job's receiver saw: messages equal to the payload, their bytes, the others;
-    and the end marker.
+    and the markers.
 
-    Both sides' receivers call :meth:`add` once per message, from one thread (each job
-    has one receiving thread). The ``expected``-th good message stamps
-    :attr:`reached_at` (``time.perf_counter``); :data:`END` sets :attr:`ended`.
+    The receiver calls :meth:`add` once per message, from one thread (each job has one
+    receiving thread). The ``expected``-th good message stamps :attr:`reached_at`
+    (``time.perf_counter``); :data:`START` sets :attr:`started`, :data:`END` sets
+    :attr:`ended`. ``report``, when given, is called with ``b"started"``,
+    ``b"reached"`` and ``b"end GOOD BYTES WRONG"`` as those happen (the peer process
+    writes them to the bench).
 
     Args:
         expected: the messages the job sends.
         payload: what each of them holds.
+        report: called with a line at each event (not per message).
     """
 
-    def __init__(self, expected: int, payload: bytes) -> None:
+    def __init__(
+        self, expected: int, payload: bytes, report: Callable[[bytes], object] | None = None
+    ) -> None:
         self.expected = expected
         self.payload = payload
         self.size = len(payload)
@@ -125,20 +209,37 @@ class Counter:
         self.bytes = 0
         self.wrong = 0
         self.reached_at = 0.0
+        self.started = threading.Event()
         self.ended = threading.Event()
+        self.report = report
 
     def add(self, data: bytes) -> None:
-        """Count one message (or see the end marker)."""
+        """Count one message (or see a marker)."""
         if data == self.payload:
             self.messages += 1
             self.bytes += len(data)
             if self.messages == self.expected:
                 self.reached_at = time.perf_counter()
+                if self.report is not None:
+                    self.report(b"reached")
         elif data == END:
             self.ended.set()
+            if self.report is not None:
+                self.report(b"end %d %d %d" % (self.messages, self.bytes, self.wrong))
+        elif data == START:
+            self.started.set()
+            if self.report is not None:
+                self.report(b"started")
         else:
             self.wrong += 1
             self.bytes += len(data)
+
+    def _wait(self, event: threading.Event, marker: str, what: str) -> None:
+        if not event.wait(_deadline(self.expected)):
+            raise RuntimeError(
+                f"{what}: the {marker} marker did not come in time ({self.messages} of "
+                f"{self.expected} messages counted)"
+            )
 
     def wait(self, what: str) -> None:
         """Wait for the end marker.
@@ -146,11 +247,15 @@ class Counter:
         Raises:
             RuntimeError: it did not come in time.
         """
-        if not self.ended.wait(_deadline(self.expected)):
-            raise RuntimeError(
-                f"{what}: the end marker did not come in time ({self.messages} of "
-                f"{self.expected} messages counted)"
-            )
+        self._wait(self.ended, "end", what)
+
+    def wait_started(self, what: str) -> None:
+        """Wait for the start marker.
+
+        Raises:
+            RuntimeError: it did not come in time.
+        """
+        self._wait(self.started, "start", what)
 
     def seconds(self, start: float) -> float:
         """The job's time from ``start`` to the ``expected``-th message (``nan`` when it
@@ -199,6 +304,23 @@ def raw_read_loop(sock: socket.socket, add: Callable[[bytes], object]) -> None:
                 parts, have, need, rest = [rest], len(rest), length + 4, b""
 
 
+def _start_reader(
+    sock: socket.socket, counter: Counter, errors: list[BaseException], name: str
+) -> threading.Thread:
+    """Start a thread (``bench-tcp-raw-<name>``) running :func:`raw_read_loop` on
+    ``sock`` into ``counter``; what it raises goes to ``errors``."""
+
+    def run() -> None:
+        try:
+            raw_read_loop(sock, counter.add)
+        except BaseException as exc:  # handed to the bench by _check_errors
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name=f"bench-tcp-raw-{name}", daemon=True)
+    thread.start()
+    return thread
+
+
 class RawPair:
     """A connected pair of plain sockets on loopback: :attr:`client` dialled
     :attr:`server` (both ``TCP_NODELAY``, as ``tcp://`` sets its sockets), and a reader
@@ -221,16 +343,7 @@ class RawPair:
 
     def read(self, sock: socket.socket, counter: Counter) -> None:
         """Start a thread running :func:`raw_read_loop` on ``sock`` into ``counter``."""
-
-        def run() -> None:
-            try:
-                raw_read_loop(sock, counter.add)
-            except BaseException as exc:  # handed to the bench by _check_errors
-                self.errors.append(exc)
-
-        thread = threading.Thread(target=run, name=f"bench-tcp-raw-{self.name}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
+        self._threads.append(_start_reader(sock, counter, self.errors, self.name))
 
     def close(self) -> None:
         """Close both sockets gracefully (each side's end of stream ends the readers)
@@ -248,7 +361,7 @@ class RawPair:
             thread.join(2.0)
 
 
-# -- the jobs, side by side ---------------------------------------------------------------------
+# -- the jobs' send loops, side by side --------------------------------------------------------
 # Each sends ``n`` messages on a ready connection, then the end marker, and returns the
 # time.perf_counter() of its first send.
 def raw_client_send(sock: socket.socket, payload: bytes, n: int) -> float:
@@ -264,6 +377,17 @@ def raw_client_send(sock: socket.socket, payload: bytes, n: int) -> float:
 def raw_server_send(sock: socket.socket, payload: bytes, n: int) -> float:
     """Baseline, server -> client: the accepted socket, ``sendall(prefix + payload)`` per
     message."""
+    sendall, pack = sock.sendall, PREFIX.pack
+    start = time.perf_counter()
+    for _ in range(n):
+        sendall(pack(len(payload)) + payload)
+    sendall(pack(len(END)) + END)
+    return start
+
+
+def raw_peer_send(sock: socket.socket, payload: bytes, n: int) -> float:
+    """Baseline, job 4 (to the peer process's reader): ``sock.sendall(prefix + payload)``
+    per message, the loop of :func:`raw_client_send`."""
     sendall, pack = sock.sendall, PREFIX.pack
     start = time.perf_counter()
     for _ in range(n):
@@ -292,8 +416,19 @@ def syncapi_server_send(conn: Any, payload: bytes, n: int) -> float:
     return start
 
 
+def syncapi_peer_send(publisher: Any, payload: bytes, n: int) -> float:
+    """syncapi, job 4 (to the peer process's reader): ``publisher.send(payload)`` per
+    message, the loop of :func:`syncapi_client_send`."""
+    send = publisher.send
+    start = time.perf_counter()
+    for _ in range(n):
+        send(payload)
+    send(END)
+    return start
+
+
 def _syncapi_counting(counter: Counter) -> Callable[[Any], None]:
-    """syncapi's receive callback: count the message (or see the end marker)."""
+    """syncapi's receive callback: count the message (or see a marker)."""
     add = counter.add
 
     def on_message(env: Any) -> None:
@@ -302,82 +437,414 @@ def _syncapi_counting(counter: Counter) -> Callable[[Any], None]:
     return on_message
 
 
-# -- one run of each side ---------------------------------------------------------------------
-@dataclass(frozen=True)
-class Measured:
-    """What one side did in one run: its two timings and the receivers' counts behind them.
+# -- the peer process (jobs 3 and 4) -----------------------------------------------------------
+def peer_main(argv: list[str] | None = None) -> None:
+    """The peer process of jobs 3 and 4 (run by :class:`PeerProcess`): plain sockets,
+    doing what its standard input says, one line at a time.
 
-    Attributes:
-        library: ``"raw socket"`` or ``"syncapi"``.
-        messages: messages each job was asked to send.
-        size: their size in bytes.
-        seconds: the client -> server job's timed part.
-        back_seconds: the server -> client job's timed part.
-        received: messages equal to the payload the server counted (client -> server).
-        received_bytes: the bytes of every message it counted (the marker aside).
-        received_wrong: messages it got that differ from the payload.
-        back_received: messages equal to the payload the client counted (server -> client).
-        back_bytes: the bytes of every message it counted (the marker aside).
-        back_wrong: messages it got that differ from the payload.
+    ``argv`` (default ``sys.argv[1:]``) holds the payload size. It writes ``ready``, then
+    for each command:
+
+    * ``send PORT N`` (job 3): connect to ``PORT`` on :data:`HOST` (``TCP_NODELAY``),
+      send :data:`START`, wait for the line ``go``, then ``sendall(frame)`` ``N`` times
+      (``frame``, the length prefix and the payload, made once), then :data:`END`;
+      close the connection and write ``sent N``;
+    * ``listen N`` (job 4): listen on :data:`HOST` (any free port) and write
+      ``port PORT``; take one connection and read it with :func:`raw_read_loop` into a
+      :class:`Counter` of ``N`` messages until the bench closes it; the counter writes
+      ``started`` (:data:`START` came), ``reached`` (the ``N``-th message equal to the
+      payload) and ``end GOOD BYTES WRONG`` (:data:`END` came: its counts).
+
+    It ends at the end of its input.
+    """
+    args = sys.argv[1:] if argv is None else argv
+    payload = Params(messages=1, size=int(args[0])).payload()
+    frame = _frame(payload)
+    commands = sys.stdin.buffer
+    out = sys.stdout.fileno()
+
+    def say(line: bytes) -> None:
+        os.write(out, line + b"\n")
+
+    say(b"ready")
+    while line := commands.readline():
+        command, *words = line.split()
+        if command == b"send":
+            port, n = int(words[0]), int(words[1])
+            with socket.create_connection((HOST, port), timeout=_deadline(n)) as sock:
+                sock.settimeout(None)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sock.sendall(_frame(START))
+                if commands.readline().strip() != b"go":
+                    return  # the bench gave up
+                sendall = sock.sendall
+                for _ in range(n):
+                    sendall(frame)
+                sendall(_frame(END))
+            say(b"sent %d" % n)
+        elif command == b"listen":
+            n = int(words[0])
+            counter = Counter(n, payload, report=say)
+            with socket.create_server((HOST, 0)) as listener:
+                listener.settimeout(_deadline(n))
+                say(b"port %d" % listener.getsockname()[1])
+                conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(None)
+                raw_read_loop(conn, counter.add)
+        else:
+            raise SystemExit(f"tcp bench peer: unknown command {line!r}")
+
+
+class _Lines:
+    """Lines read from a file descriptor with ``os.read``, each within a timeout."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._buffer = b""
+
+    def read(self, timeout: float) -> bytes | None:
+        """The next line without its newline; ``None`` at the end of the input.
+
+        Raises:
+            TimeoutError: no whole line within ``timeout`` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise TimeoutError(f"no line within {timeout} s")
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return line
+
+
+class PeerProcess:
+    """The peer of jobs 3 and 4: a child Python process running :func:`peer_main`, the
+    same for both sides, started (and ready) outside the clock and ended by :meth:`close`
+    (or the ``with`` block).
+
+    Args:
+        size: the payload size.
+        messages: messages per job (bounds the waits).
     """
 
-    library: str
+    def __init__(self, size: int, messages: int) -> None:
+        from .. import __file__ as package_file
+
+        root = str(Path(package_file).resolve().parent.parent)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.size = size
+        self.timeout = _deadline(messages)
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from syncapi.bench.tcp import peer_main; peer_main()",
+                str(size),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            bufsize=0,
+            env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._stdin = self.process.stdin
+        self._stdout = self.process.stdout
+        self._lines = _Lines(self._stdout.fileno())
+        try:
+            self._expect(b"ready", 60.0)
+        except BaseException:
+            self.close()
+            raise
+
+    def _command(self, *words: object) -> None:
+        """Write one command line to the process.
+
+        Raises:
+            RuntimeError: the process is gone.
+        """
+        try:
+            self._stdin.write(" ".join(map(str, words)).encode() + b"\n")
+        except OSError as exc:
+            code = self.process.poll()
+            raise RuntimeError(f"the peer process is gone (exit status {code}): {exc!r}") from exc
+
+    def _expect(self, word: bytes, timeout: float | None = None, name: str = "") -> bytes:
+        """The next line of the process, which must start with ``word`` (``name`` says
+        what is expected, default ``word``).
+
+        Raises:
+            RuntimeError: it said something else, ended, or said nothing in time.
+        """
+        name = name or repr(word.decode())
+        try:
+            line = self._lines.read(self.timeout if timeout is None else timeout)
+        except TimeoutError:
+            raise RuntimeError(f"the peer process did not say {name} in time") from None
+        if line is None or not line.startswith(word):
+            code = self.process.poll()
+            raise RuntimeError(f"the peer process said {line!r}, not {name} (exit status {code})")
+        return line
+
+    # job 3
+    def send_to(self, port: int, n: int) -> None:
+        """Tell the process to connect to ``port`` and send :data:`START` (returns at
+        once); :meth:`go` then has it send ``n`` messages and :data:`END`."""
+        self._command("send", port, n)
+
+    def go(self) -> float:
+        """Tell the process to send its messages; the ``time.perf_counter()`` just before."""
+        start = time.perf_counter()
+        self._command("go")
+        return start
+
+    def wait_sent(self) -> None:
+        """Wait until the process has sent what :meth:`send_to` asked for."""
+        self._expect(b"sent")
+
+    # job 4
+    def listen(self, n: int) -> int:
+        """Have the process listen and read ``n`` messages; the port it listens on."""
+        self._command("listen", n)
+        return int(self._expect(b"port").split()[1])
+
+    def wait_started(self) -> None:
+        """Wait until the process's reader counted :data:`START`."""
+        self._expect(b"started")
+
+    def counted(self, name: str, payload: bytes, n: int, start: float) -> Job:
+        """Wait for the reader's counts after :data:`END` and make job ``name`` of them:
+        its time runs from ``start`` to the moment the ``reached`` line came (``nan``
+        when it did not: the counts then fail)."""
+        either = "'reached' or 'end'"
+        line = self._expect(b"", name=either)
+        reached_at = 0.0
+        if line == b"reached":
+            reached_at = time.perf_counter()
+            line = self._expect(b"end ", name="'end'")
+        elif not line.startswith(b"end "):
+            raise RuntimeError(f"the peer process said {line!r}, not {either}")
+        good, size, wrong = (int(word) for word in line.split()[1:])
+        seconds = reached_at - start if reached_at else float("nan")
+        return Job(name, n, len(payload), seconds, good, size, wrong)
+
+    def close(self) -> None:
+        """End the process (the end of its input), waiting for it; kill it if it lingers
+        (a job that failed may leave it blocked on a socket)."""
+        with contextlib.suppress(OSError):
+            self._stdin.close()
+        try:
+            self.process.wait(5.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._stdout.close()
+
+    def __enter__(self) -> PeerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- jobs 3 and 4, each side --------------------------------------------------------------------
+def _peer_sends(peer: PeerProcess, port: int, counter: Counter) -> float:
+    """Job 3 once the receiver listens on ``port`` and counts into ``counter``: the peer
+    process connects and sends :data:`START`; once it was counted, ``go`` (the start
+    time, returned); then wait for :data:`END` and the peer's ``sent``."""
+    peer.send_to(port, counter.expected)
+    counter.wait_started(RECEIVE)
+    start = peer.go()
+    counter.wait(RECEIVE)
+    peer.wait_sent()
+    return start
+
+
+def receive_raw(peer: PeerProcess, payload: bytes, n: int) -> Job:
+    """Baseline, job 3: a listening socket; the connection the peer process makes read by
+    a :func:`raw_read_loop` thread, counting. Returns the job (not verified)."""
+    counter = Counter(n, payload)
+    errors: list[BaseException] = []
+    with socket.create_server((HOST, 0)) as listener:
+        listener.settimeout(_deadline(n))
+        peer.send_to(listener.getsockname()[1], n)
+        conn, _ = listener.accept()
+    try:
+        conn.settimeout(None)
+        thread = _start_reader(conn, counter, errors, "receive")
+        try:
+            counter.wait_started(RECEIVE)
+            start = peer.go()
+            counter.wait(RECEIVE)
+            peer.wait_sent()
+        finally:
+            # the peer closed after END (the loop ends at the end of the stream); if the
+            # job failed, this wakes the loop
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            thread.join(10.0)
+    finally:
+        conn.close()
+    _check_errors(errors, "the raw receiver (job 3)")
+    return Job.of(RECEIVE, counter, start)
+
+
+def receive_syncapi(peer: PeerProcess, payload: bytes, n: int) -> Job:
+    """syncapi, job 3: ``tcp.Consumer("tcp://127.0.0.1")`` and
+    ``consumer.subscriber("bench").start(callback)`` (one worker), the callback counting
+    the messages of the peer process's connection. Returns the job (not verified)."""
+    from .. import tcp
+
+    counter = Counter(n, payload)
+    with tcp.Consumer(f"tcp://{HOST}") as consumer:
+        subscriber = consumer.subscriber(CHANNEL)
+        try:
+            worker = subscriber.start(_syncapi_counting(counter))
+            try:
+                start = _peer_sends(peer, consumer.address[1], counter)
+            finally:
+                _stop(worker, "the receive loop (job 3)")
+        finally:
+            subscriber.close()
+    return Job.of(RECEIVE, counter, start)
+
+
+def send_raw(peer: PeerProcess, payload: bytes, n: int) -> Job:
+    """Baseline, job 4: a plain socket connected to the peer process's reader
+    (``TCP_NODELAY``): :data:`START`, then :func:`raw_peer_send`. Returns the job, counted
+    by the peer (not verified)."""
+    port = peer.listen(n)
+    with socket.create_connection((HOST, port), timeout=30) as sock:
+        sock.settimeout(None)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(_frame(START))
+        peer.wait_started()
+        start = raw_peer_send(sock, payload, n)
+        return peer.counted(SEND, payload, n, start)
+
+
+def send_syncapi(peer: PeerProcess, payload: bytes, n: int) -> Job:
+    """syncapi, job 4: ``tcp.Producer("tcp://127.0.0.1:PORT").publisher("bench")``
+    connected to the peer process's reader: :data:`START`, then
+    :func:`syncapi_peer_send`. Returns the job, counted by the peer (not verified)."""
+    from .. import tcp
+
+    port = peer.listen(n)
+    with tcp.Producer(f"tcp://{HOST}:{port}") as producer:
+        publisher = producer.publisher(CHANNEL)
+        try:
+            publisher.send(START)
+            peer.wait_started()
+            start = syncapi_peer_send(publisher, payload, n)
+            return peer.counted(SEND, payload, n, start)
+        finally:
+            publisher.close()
+
+
+# -- one run of each side ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Job:
+    """What one job's receiver counted, and the job's timed part.
+
+    Attributes:
+        name: the job (:data:`JOBS`).
+        messages: messages the job was asked to send.
+        size: their size in bytes.
+        seconds: the timed part (``nan`` when the last message never came).
+        received: messages equal to the payload the receiver counted.
+        received_bytes: the bytes of every message it counted (the markers aside).
+        wrong: messages it got that differ from the payload.
+    """
+
+    name: str
     messages: int
     size: int
     seconds: float
-    back_seconds: float
     received: int
     received_bytes: int
-    received_wrong: int
-    back_received: int
-    back_bytes: int
-    back_wrong: int
+    wrong: int
 
     @classmethod
-    def of(
-        cls, library: str, forth: Counter, forth_start: float, back: Counter, back_start: float
-    ) -> Measured:
-        """The measurement of a run from its two jobs' counters and start times."""
+    def of(cls, name: str, counter: Counter, start: float) -> Job:
+        """Job ``name`` from its receiver's counter and its start time."""
         return cls(
-            library=library,
-            messages=forth.expected,
-            size=forth.size,
-            seconds=forth.seconds(forth_start),
-            back_seconds=back.seconds(back_start),
-            received=forth.messages,
-            received_bytes=forth.bytes,
-            received_wrong=forth.wrong,
-            back_received=back.messages,
-            back_bytes=back.bytes,
-            back_wrong=back.wrong,
+            name=name,
+            messages=counter.expected,
+            size=counter.size,
+            seconds=counter.seconds(start),
+            received=counter.messages,
+            received_bytes=counter.bytes,
+            wrong=counter.wrong,
         )
 
-    def verify(self) -> None:
-        """Raise :class:`RuntimeError` unless each receiver counted exactly
-        :attr:`messages` messages, each equal to the payload, and nothing else."""
+    @property
+    def rate(self) -> float:
+        """Messages per second."""
+        return self.messages / self.seconds
+
+    def problem(self) -> str | None:
+        """What makes the job fail, or ``None``: counts other than exactly
+        :attr:`messages` messages equal to the payload and nothing else, or no time."""
         n, total = self.messages, self.messages * self.size
-        seen = (
-            self.received,
-            self.received_bytes,
-            self.received_wrong,
-            self.back_received,
-            self.back_bytes,
-            self.back_wrong,
-        )
-        if seen != (n, total, 0, n, total, 0):
-            raise RuntimeError(
-                f"{self.library}: the server counted {self.received} messages of "
-                f"{self.received_bytes} bytes in all ({self.received_wrong} not the payload "
-                f"sent) and the client {self.back_received} of {self.back_bytes} bytes "
-                f"({self.back_wrong} not the payload); expected {n} messages of {total} "
-                "bytes each way"
+        if (self.received, self.received_bytes, self.wrong) != (n, total, 0):
+            return (
+                f"the receiver counted {self.received} messages of {self.received_bytes} "
+                f"bytes in all ({self.wrong} not the payload sent); expected {n} messages "
+                f"of {total} bytes"
             )
+        if not (self.seconds > 0 and math.isfinite(self.seconds)):
+            return f"no time measured ({self.seconds})"
+        return None
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What one side did in one run: its four jobs, counted by their receivers.
+
+    Attributes:
+        library: ``"raw socket"`` or ``"syncapi"``.
+        forth: job 1, client -> server.
+        back: job 2, server -> client.
+        receive: job 3, from the peer process.
+        send: job 4, to the peer process.
+    """
+
+    library: str
+    forth: Job
+    back: Job
+    receive: Job
+    send: Job
+
+    @property
+    def jobs(self) -> tuple[Job, Job, Job, Job]:
+        """The four jobs, in run order."""
+        return (self.forth, self.back, self.receive, self.send)
+
+    def verify(self) -> None:
+        """Raise :class:`RuntimeError` unless each job's receiver counted exactly its
+        messages, each equal to the payload, and nothing else (:meth:`Job.problem`)."""
+        problems = [f"{job.name}: {p}" for job in self.jobs if (p := job.problem())]
+        if problems:
+            raise RuntimeError(f"{self.library}: {'; '.join(problems)}")
 
     def sample(self) -> Sample:
         """The harness's sample of this run: the client -> server rate as its throughput,
-        the server -> client rate as :data:`EXTRA_BACK`."""
-        n = self.messages
-        return Sample(messages=n, seconds=self.seconds, extra={EXTRA_BACK: n / self.back_seconds})
+        the other jobs' rates as :data:`EXTRA_BACK`, :data:`EXTRA_RECEIVE` and
+        :data:`EXTRA_SEND`."""
+        return Sample(
+            messages=self.forth.messages,
+            seconds=self.forth.seconds,
+            extra={
+                EXTRA_BACK: self.back.rate,
+                EXTRA_RECEIVE: self.receive.rate,
+                EXTRA_SEND: self.send.rate,
+            },
+        )
 
 
 def _check_errors(errors: list[BaseException], what: str) -> None:
@@ -385,9 +852,20 @@ def _check_errors(errors: list[BaseException], what: str) -> None:
         raise RuntimeError(f"{what} failed: {errors[0]!r}") from errors[0]
 
 
+def _stop(worker: Any, what: str) -> None:
+    """Stop a receive loop; raise :class:`RuntimeError` if it had failed or a callback
+    raised."""
+    worker.stop()
+    if worker.error is not None:
+        raise RuntimeError(f"syncapi: {what} failed: {worker.error!r}") from worker.error
+    if worker.failed:
+        raise RuntimeError(f"syncapi: {what}: {worker.failed} callbacks raised (see the log)")
+
+
 def measure_baseline(params: Params) -> Measured:
-    """Raw sockets: both jobs on a fresh :class:`RawPair` each, with the receivers'
-    counts (not verified: see :meth:`Measured.verify`)."""
+    """Raw sockets: jobs 1 and 2 on a fresh :class:`RawPair` each, jobs 3 and 4 with a
+    :class:`PeerProcess`, with the receivers' counts (not verified: see
+    :meth:`Measured.verify`)."""
     payload, n = params.payload(), params.messages
     forth, back = Counter(n, payload), Counter(n, payload)
     pair = RawPair("server")
@@ -406,19 +884,22 @@ def measure_baseline(params: Params) -> Measured:
     finally:
         pair.close()
     _check_errors(pair.errors, "the raw client's reader")
-    return Measured.of("raw socket", forth, forth_start, back, back_start)
-
-
-def _stop(worker: Any, what: str) -> None:
-    """Stop a receive loop; raise :class:`RuntimeError` if it had failed."""
-    worker.stop()
-    if worker.error is not None:
-        raise RuntimeError(f"syncapi: {what} failed: {worker.error!r}") from worker.error
+    with PeerProcess(params.size, n) as peer:
+        receive = receive_raw(peer, payload, n)
+        send = send_raw(peer, payload, n)
+    return Measured(
+        "raw socket",
+        Job.of(FORTH, forth, forth_start),
+        Job.of(BACK, back, back_start),
+        receive,
+        send,
+    )
 
 
 def measure_syncapi(params: Params) -> Measured:
-    """syncapi ``tcp://``: both jobs between a producer's publishers and a fresh consumer,
-    with the receivers' counts (not verified: see :meth:`Measured.verify`)."""
+    """syncapi ``tcp://``: jobs 1 and 2 between a producer's publishers and a fresh
+    consumer, jobs 3 and 4 with a :class:`PeerProcess`, with the receivers' counts (not
+    verified: see :meth:`Measured.verify`)."""
     from .. import tcp
 
     payload, n = params.payload(), params.messages
@@ -456,18 +937,23 @@ def measure_syncapi(params: Params) -> Measured:
                 _stop(worker, "the client's receive loop")
         finally:
             dialled.close()
-    return Measured.of("syncapi", forth, forth_start, back, back_start)
+    with PeerProcess(params.size, n) as peer:
+        receive = receive_syncapi(peer, payload, n)
+        send = send_syncapi(peer, payload, n)
+    return Measured(
+        "syncapi", Job.of(FORTH, forth, forth_start), Job.of(BACK, back, back_start), receive, send
+    )
 
 
 def run_baseline(params: Params) -> Sample:
-    """The baseline variant: raw sockets, both jobs, verified."""
+    """The baseline variant: raw sockets, the four jobs, verified."""
     run = measure_baseline(params)
     run.verify()
     return run.sample()
 
 
 def run_syncapi(params: Params) -> Sample:
-    """The syncapi variant: ``tcp://`` publisher and consumer, both jobs, verified."""
+    """The syncapi variant: ``tcp://`` publishers and consumers, the four jobs, verified."""
     run = measure_syncapi(params)
     run.verify()
     return run.sample()
@@ -476,8 +962,8 @@ def run_syncapi(params: Params) -> Sample:
 ENTRY = Entry(
     name="tcp",
     description=(
-        "tcp:// vs raw sockets with the same 4-byte length framing (in-process): "
-        "messages client -> server and server -> client"
+        "tcp:// vs raw sockets with the same 4-byte length framing: client -> server and "
+        "server -> client in-process; receiving from and sending to a peer in another process"
     ),
     baseline=Variant(
         name="raw socket",
