@@ -793,3 +793,26 @@ def check_channel_bindings(
         raise ConfigError(
             f"{protocol} has no security schemes (no handshake, no credentials); pass security=None"
         )
+
+
+def check_no_subscriber(
+    existing: core.Subscriber | None, where: str, *, socket_kind: str, other: str
+) -> None:
+    """Refuse a second subscriber on a datagram consumer: one consumer is one bound
+    socket (``socket_kind``), read by one subscriber.
+
+    Raises:
+        ConfigError: ``existing`` is set; the message says whether it was closed (which
+            shut the socket's receiving) and what to make instead (``other``).
+    """
+    if existing is None:
+        return
+    state = (
+        "it was closed, and with it the socket's receiving"
+        if existing.closed
+        else f"it is {existing.channel!r}"
+    )
+    raise ConfigError(
+        f"{where} already has its subscriber ({state}): one consumer is one {socket_kind}, "
+        f"read by one subscriber; make another Consumer ({other}) for another channel"
+    )

@@ -29,6 +29,7 @@ from syncapi.errors import ClosedError, ConfigError, DecodeError, MessageTooLarg
 from syncapi.headers import EMBED_MAGIC
 from syncapi.ip.wire import ipv4_header_length
 from syncapi.testing import Collector, wait_until
+from tests.helpers import socket_fds, threads_named
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = 253
@@ -39,19 +40,8 @@ def loopback() -> str:
     return f"127.{random.randint(1, 254)}.{random.randint(1, 254)}.{random.randint(2, 254)}"
 
 
-def socket_fds() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-        except OSError:
-            pass
-    return count
-
-
 def ip_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("syncapi-ip")]
+    return threads_named("syncapi-ip")
 
 
 def waiting(fd: int, family: int) -> int:

@@ -20,22 +20,11 @@ from syncapi import tcp
 from syncapi.errors import ClosedError, ConfigError, ConnectError, MessageTooLarge, TimeoutError
 from syncapi.headers import EMBED_MAGIC
 from syncapi.testing import Collector, wait_until
-
-
-def socket_fds() -> int:
-    """Sockets open in this process."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-        except OSError:
-            pass
-    return count
+from tests.helpers import socket_fds, threads_named
 
 
 def tcp_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("syncapi-tcp")]
+    return threads_named("syncapi-tcp")
 
 
 @pytest.fixture

@@ -31,26 +31,14 @@ from syncapi.errors import (
 )
 from syncapi.headers import EMBED_MAGIC, embed
 from syncapi.testing import Collector, wait_until
+from tests.helpers import socket_fds, threads_named
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTS = ["127.0.0.1", "::1"]
 
 
-def socket_fds() -> int:
-    """Open sockets of this process."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-        except OSError:
-            pass
-    return count
-
-
 def udp_threads() -> list[str]:
-    """Threads of this process that syncapi.udp started."""
-    return [t.name for t in threading.enumerate() if t.name.startswith("syncapi-udp")]
+    return threads_named("syncapi-udp")
 
 
 def url_of(host: str) -> str:

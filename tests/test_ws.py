@@ -16,18 +16,7 @@ import syncapi
 from syncapi import ws
 from syncapi.errors import ConfigError, MessageTooLarge, TimeoutError
 from syncapi.testing import Collector, wait_until
-
-
-def socket_fds() -> int:
-    """Open sockets of this process."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
-        except OSError:
-            pass
-    return count
+from tests.helpers import socket_fds
 
 
 def ws_threads() -> list[str]:

@@ -30,6 +30,7 @@ from ..datagram import (
     DatagramSubscriber,
     SocketGate,
     check_channel_bindings,
+    check_no_subscriber,
     host_family,
     resolve,
     set_receive_buffer,
@@ -331,17 +332,12 @@ class Consumer(core.Consumer):
             "ip", bindings, operation_bindings, security, ChannelBindings, OperationBindings
         )
         with self._sub_lock:
-            if self._subscriber is not None:
-                state = (
-                    "it was closed, and with it the socket's receiving"
-                    if self._subscriber.closed
-                    else f"it is {self._subscriber.channel!r}"
-                )
-                raise ConfigError(
-                    f"{self._where} already has its subscriber ({state}): one consumer is "
-                    "one raw socket, read by one subscriber; make another Consumer (another "
-                    "address or protocol) for another channel"
-                )
+            check_no_subscriber(
+                self._subscriber,
+                self._where,
+                socket_kind="raw socket",
+                other="another address or protocol",
+            )
             sub = Subscriber(
                 channel,
                 bindings=bindings,

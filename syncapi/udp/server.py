@@ -20,6 +20,7 @@ from ..datagram import (
     DatagramSubscriber,
     SocketGate,
     check_channel_bindings,
+    check_no_subscriber,
     host_family,
     interface_spec,
     is_multicast,
@@ -186,17 +187,9 @@ class Consumer(core.Consumer):
             "udp", bindings, operation_bindings, security, ChannelBindings, OperationBindings
         )
         with self._sub_lock:
-            if self._subscriber is not None:
-                state = (
-                    "it was closed, and with it the socket's receiving"
-                    if self._subscriber.closed
-                    else f"it is {self._subscriber.channel!r}"
-                )
-                raise ConfigError(
-                    f"{self._where} already has its subscriber ({state}): one consumer is "
-                    "one bound socket, read by one subscriber; make another Consumer (another "
-                    "port) for another channel"
-                )
+            check_no_subscriber(
+                self._subscriber, self._where, socket_kind="bound socket", other="another port"
+            )
             sub = Subscriber(
                 channel,
                 bindings=bindings,
