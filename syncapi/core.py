@@ -873,12 +873,11 @@ class Subscriber(_Channel, ABC):
             loop.request_stop()
         self._interrupt()
         deadline = None if timeout is None else time.monotonic() + timeout
-        me = threading.current_thread()
         for loop in loops:
-            if me not in loop.threads:
+            if not loop.runs_here():
                 loop.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         with self._loops_lock:
-            if any(me in loop.threads for loop in self._loops):
+            if any(loop.runs_here() for loop in self._loops):
                 self._close_deferred = True  # our own loop releases us when it ends
                 return
         self._close()
@@ -941,6 +940,12 @@ class Subscriber(_Channel, ABC):
         """Hook (``direct_dispatch`` protocols): whether messages wait to be run (queued
         for :meth:`_fetch`, or fetched and not yet run): a pushed batch must not pass them."""
         return False
+
+    def _callback_done(self, envelope: EnvelopeReader) -> None:
+        """Hook: the callback of ``envelope`` returned or raised (and, in ``ack="auto"``
+        mode, the message was settled), on the thread that ran it. Default: nothing; a
+        protocol that must know when a message's work is over (not only settled, which
+        ``ack="before"`` does first) overrides it."""
 
     def _direct_done(self, size: int) -> None:
         """Hook (``direct_dispatch`` protocols): a batch of ``size`` messages fetched by

@@ -105,6 +105,7 @@ class Inbox:
         # messages queued, handed back or running, not yet done (direct dispatch: a
         # pushed batch may run only when none wait, so that it passes none of them)
         self._unfinished = 0
+        self._back_at = 0  # where the next give_back goes in _returned (after a get: 0)
         # re-entrant: a signal handler that closes the subscriber (finish, drop) may have
         # interrupted this very thread inside get() or put_many()
         self._space = threading.Condition(threading.RLock())
@@ -175,9 +176,12 @@ class Inbox:
         return taken
 
     def give_back(self, item: Any) -> None:
-        """Return a fetched message no callback ran for: the next :meth:`get` has it first."""
+        """Return a fetched message no callback ran for: the next :meth:`get` has it first
+        (the messages a loop hands back after one fetch keep their order, ahead of any
+        handed back before)."""
         with self._space:
-            self._returned.append(item)
+            self._returned.insert(self._back_at, item)
+            self._back_at += 1
             self._count += 1
             self._unfinished += 1
             if self._max_bytes is not None:
@@ -198,6 +202,7 @@ class Inbox:
                 while self._returned and len(out) < max_items:
                     out.append(self._returned.popleft())
                 if out:
+                    self._back_at = 0
                     self._count -= len(out)
                     if self._max_bytes is not None:
                         self._bytes -= sum(map(self._sizeof, out))
@@ -232,6 +237,7 @@ class Inbox:
                 break
             out.append(item)
         with self._space:
+            self._back_at = 0
             self._count -= len(out)
             if self._max_bytes is not None:
                 self._bytes -= sum(map(self._sizeof, out))
@@ -267,6 +273,7 @@ class Inbox:
         with self._space:
             dropped = len(self._returned)
             self._returned.clear()
+            self._back_at = 0
             while True:
                 try:
                     item = self._items.get_nowait()

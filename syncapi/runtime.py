@@ -223,6 +223,11 @@ class _Loop:
         self.direct = direct and workers == 1 and sub.direct_dispatch
         # a protocol without acknowledgements (sockets): acking is setting the flag
         self.bare_ack = type(sub)._ack is _core.Subscriber._ack
+        self.callback_done = (
+            None
+            if type(sub)._callback_done is _core.Subscriber._callback_done
+            else sub._callback_done
+        )
         self.run_lock = threading.Lock()  # one batch runs at a time: fetched or pushed
         self.pushing: int | None = None  # the thread running a pushed batch now
 
@@ -235,9 +240,14 @@ class _Loop:
         except Exception:  # a broken interrupt must not break stop; the poll interval still works
             _log.exception("interrupting %r failed", self.sub)
 
+    def runs_here(self) -> bool:
+        """Whether the calling thread runs this loop's callbacks now (one of its threads,
+        or a protocol reader running a pushed batch)."""
+        return threading.current_thread() in self.threads or self.pushing == threading.get_ident()
+
     def wait(self, timeout: float | None) -> bool:
         """Wait until every thread of the loop has ended; ``False`` on timeout."""
-        if threading.current_thread() in self.threads or self.pushing == threading.get_ident():
+        if self.runs_here():
             return self.done.is_set()  # close() from inside a callback: don't wait for ourselves
         if timeout is not None and timeout <= 0:
             # no lock taken: Event.wait() would, and a signal handler calling stop(0) may
@@ -287,6 +297,13 @@ class _Loop:
     def _handle(self, env: EnvelopeReader) -> None:
         if env._settled:
             return  # withdrawn by the protocol before its callback ran: it comes again
+        try:
+            self._handle_one(env)
+        finally:
+            if self.callback_done is not None:
+                self.callback_done(env)
+
+    def _handle_one(self, env: EnvelopeReader) -> None:
         ack = self.ack
         if ack == "before":
             self._settle(env, Outcome.ACK)
@@ -441,6 +458,7 @@ class _Loop:
         deadline, monotonic = self.deadline, time.monotonic
         auto = self.ack == "auto"
         bare_ack, base_ack = self.bare_ack, _core.EnvelopeReader.ack
+        done_hook = self.callback_done
         taken = handled = acked = withdrawn = 0
         try:
             for env in batch:
@@ -463,6 +481,8 @@ class _Loop:
                 except Exception as exc:
                     self._failed(env, exc)
                     taken += 1
+                    if done_hook is not None:
+                        done_hook(env)
                     continue
                 taken += 1
                 handled += 1
@@ -470,13 +490,15 @@ class _Loop:
                     if bare_ack and type(env).ack is base_ack:  # what ack() does then
                         env._settled = True
                         acked += 1
-                        continue
-                    try:
-                        env.ack()
-                    except Exception:
-                        _log.exception("could not ack message on %s", env.identity)
                     else:
-                        acked += 1
+                        try:
+                            env.ack()
+                        except Exception:
+                            _log.exception("could not ack message on %s", env.identity)
+                        else:
+                            acked += 1
+                if done_hook is not None:
+                    done_hook(env)
         finally:
             if self._count_lock is None:
                 self.received += taken - withdrawn

@@ -70,10 +70,10 @@ class Connection(InboxSubscriber):
         self._encoder = consumer._encoder
         self._bare_limit, self._magic, self._pack = self._encoder.shortcut()
         self._route: Subscriber | None = None  # the consumer's subscriber takes its messages
-        # for the consumer's subscriber: messages handed to it and settled there (a
-        # half-closed connection closes once the last is settled)
+        # for the consumer's subscriber: messages handed to it and whose callbacks are
+        # over (a half-closed connection closes once the last one is)
         self._delivered = 0
-        self._settle_count = itertools.count(1)  # next() is atomic: settled on any thread
+        self._settle_count = itertools.count(1)  # next() is atomic: done on any thread
         self._settled = 0
         self._eof = False  # the client closed its side
         self._publisher: ConnectionPublisher | None = None
@@ -193,9 +193,10 @@ class Connection(InboxSubscriber):
         self._delivered += len(messages)
         return route._offer_from(self, messages, self._stream.closing)
 
-    def _settled_one(self) -> None:
-        """One of this connection's messages was settled by the consumer's subscriber:
-        after the client's end of stream, the last one closes the connection."""
+    def _handled_one(self) -> None:
+        """The callback of one of this connection's messages is over (the consumer's
+        subscriber ran it): after the client's end of stream, the last one closes the
+        connection, so that every callback could still answer a half-closed client."""
         self._settled = next(self._settle_count)
         if self._eof and self._settled >= self._delivered:
             self._finish()
@@ -213,7 +214,7 @@ class Connection(InboxSubscriber):
             return
         # the client closed its side only: answers may still go (a half-close, as
         # `nc -N` makes); the taker closes the connection, or, for the consumer's
-        # subscriber, the settling of this connection's last message does
+        # subscriber, the end of the callback of this connection's last message does
         self._eof = True
         if self._route is not None and self._settled >= self._delivered:
             self._finish()

@@ -113,11 +113,8 @@ class Subscriber(InboxSubscriber):
             item = (item, envelope._connection)  # type: ignore[attr-defined]
         self._inbox.give_back(item)
 
-    def _ack(self, envelope: core.EnvelopeReader) -> None:
-        envelope._connection._settled_one()  # type: ignore[attr-defined]
-
-    def _nack(self, envelope: core.EnvelopeReader, requeue: bool) -> None:
-        envelope._connection._settled_one()  # type: ignore[attr-defined]
+    def _callback_done(self, envelope: core.EnvelopeReader) -> None:
+        envelope._connection._handled_one()  # type: ignore[attr-defined]
 
     def _close(self) -> None:
         self._consumer._detach(self)
