@@ -63,7 +63,9 @@ def test_messages_handed_back_twice_keep_their_order() -> None:
             assert wait_until(lambda: len(seen) >= n, 5), f"{len(seen)} of {n} ran"
         finally:
             worker.stop()
-        assert seen == list(range(n)), f"out of order from {next(i for i, v in enumerate(seen) if v != i)}: {seen[:40]}"
+        assert seen == list(range(n)), (
+            f"out of order from {next(i for i, v in enumerate(seen) if v != i)}: {seen[:40]}"
+        )
 
 
 def read_exactly(sock: socket.socket, size: int, timeout: float = 5.0) -> bytes:
