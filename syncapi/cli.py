@@ -1,5 +1,5 @@
-"""The ``syncapi`` command: ``--version``, ``protocols`` and ``demo`` (``send`` and
-``listen`` come next).
+"""The ``syncapi`` command: ``--version``, ``protocols``, ``demo``, ``send`` and
+``listen``.
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage error.
 """
@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
+import traceback
 from collections.abc import Sequence
 
 from . import __version__
+from .cli_io import UsageError, listen, messages_of, parse_headers, send
 from .demo import PROTOCOLS, format_table, run_demo
-from .errors import ConfigError
+from .errors import ConfigError, ProtocolNotFound, SyncapiError
 from .registry import available_protocols
 
 __all__ = ["main"]
@@ -58,13 +61,102 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=PROTOCOLS,
         help="run only this protocol (repeatable; default: all)",
     )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    send = commands.add_parser(
+        "send",
+        help="send messages: DATA, '-' (one per line of stdin) or --file",
+        description="Send messages to CHANNEL of the server at URL "
+        "(e.g. syncapi send tcp://127.0.0.1:9000 orders '{\"id\": 1}').",
+    )
+    send.add_argument("url", metavar="URL")
+    send.add_argument("channel", metavar="CHANNEL")
+    send.add_argument("data", metavar="DATA", nargs="?", help="the message; '-': stdin lines")
+    send.add_argument("--file", help="send this file's bytes as one message")
+    send.add_argument(
+        "--header", action="append", default=[], metavar="NAME=VALUE", help="(repeatable)"
+    )
+    send.add_argument("--content-type")
+    send.add_argument("--count", type=_positive_int, default=1, help="send each message N times")
+    send.add_argument("--key", help="the record key (kafka://)")
+    send.add_argument("--routing-key", help="the routing key (amqp://)")
+    send.add_argument("--opcode", choices=("text", "binary"), help="(ws://)")
+    send.add_argument("--remote-addr", metavar="HOST:PORT", help="the destination (udp://)")
+    listen = commands.add_parser(
+        "listen",
+        help="print the messages that arrive on a channel",
+        description="Receive on CHANNEL of URL and print each message (its payload, one "
+        "per line; --json: one object per line). Ctrl-C stops.",
+    )
+    listen.add_argument("url", metavar="URL")
+    listen.add_argument("channel", metavar="CHANNEL")
+    listen.add_argument("--json", action="store_true", help="one JSON object per message")
+    listen.add_argument("--count", type=_positive_int, help="stop after N messages")
+    listen.add_argument("--timeout", type=float, help="stop after S seconds")
+    listen.add_argument("--group", help="the consumer group (kafka://, amqp://)")
     args = parser.parse_args(argv)
-    if args.command == "protocols":
-        return _protocols()
-    if args.command == "demo":
-        return _demo(args.protocol or PROTOCOLS, args.messages)
+    try:
+        if args.command == "protocols":
+            return _protocols()
+        if args.command == "demo":
+            return _demo(args.protocol or PROTOCOLS, args.messages)
+        if args.command == "send":
+            return _send(args)
+        if args.command == "listen":
+            return _listen(args)
+    except (UsageError, ProtocolNotFound, ConfigError) as exc:
+        return _failed(exc, 2, args.debug)
+    except SyncapiError as exc:
+        return _failed(exc, 1, args.debug)
     parser.print_help()
     return 2
+
+
+def _failed(exc: BaseException, code: int, debug: bool) -> int:
+    if debug:
+        traceback.print_exception(exc)
+    text = " ".join(str(exc).split())
+    print(f"syncapi: error: {text}", file=sys.stderr)
+    return code
+
+
+def _send(args: argparse.Namespace) -> int:
+    extras = {
+        name: value
+        for name, value in (
+            ("key", args.key),
+            ("routing_key", args.routing_key),
+            ("opcode", args.opcode),
+            ("remote_addr", args.remote_addr),
+        )
+        if value is not None
+    }
+    send(
+        args.url,
+        args.channel,
+        messages_of(args.data, args.file, sys.stdin.buffer),
+        headers=parse_headers(args.header),
+        content_type=args.content_type,
+        extras=extras,
+        count=args.count,
+        progress=sys.stderr.isatty(),
+    )
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> int:
+    if args.timeout is not None and args.timeout <= 0:
+        raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    listen(
+        args.url,
+        args.channel,
+        as_json=args.json,
+        count=args.count,
+        timeout=args.timeout,
+        group=args.group,
+        out=sys.stdout.buffer,
+        stop=threading.Event(),
+    )
+    return 0
 
 
 def _positive_int(text: str) -> int:

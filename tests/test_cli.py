@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
+import time
+import uuid
+
+import pytest
 
 
 def _syncapi(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,3 +60,130 @@ def test_demo_row_for_a_protocol_that_cannot_run() -> None:
     rows = run_demo(["tcp", "nosuch"], messages=5)
     assert rows[0].ok and rows[1].error is not None
     assert "not run:" in format_table(rows)
+
+
+# -- send and listen: listen in one process, send in another ------------------------------
+def _free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _listener(*args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "syncapi.cli", "listen", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc
+
+
+def _wait_listening(proc: subprocess.Popen[str], timeout: float = 30.0) -> str:
+    """The ``listening on URL`` line (brokerless protocols print it when ready)."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if line.startswith("listening on "):
+            return line.split()[-1]
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"the listener did not start: {proc.stderr.read()}")
+
+
+@pytest.mark.parametrize("scheme", ["tcp", "udp", "http", "ws"])
+def test_send_and_listen_across_processes_brokerless(scheme: str) -> None:
+    port = _free_port(socket.SOCK_DGRAM if scheme == "udp" else socket.SOCK_STREAM)
+    url = f"{scheme}://127.0.0.1:{port}" + ("/" if scheme in ("http", "ws") else "")
+    proc = _listener(url, "orders", "--json", "--count", "3", "--timeout", "60")
+    try:
+        _wait_listening(proc)
+        one = _syncapi(
+            "send",
+            url,
+            "orders",
+            '{"id": 1}',
+            "--header",
+            "trace=abc",
+            "--content-type",
+            "application/json",
+        )
+        assert one.returncode == 0, one.stderr
+        lines = subprocess.run(
+            [sys.executable, "-m", "syncapi.cli", "send", url, "orders", "-"],
+            input="a\nb\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert lines.returncode == 0, lines.stderr
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [g["payload"] for g in got] == ['{"id": 1}', "a", "b"]
+    assert got[0]["headers"] == {"trace": "abc"} and got[0]["content_type"] == "application/json"
+
+
+def test_send_and_listen_kafka(kafka_url: str) -> None:
+    topic = f"cli-{uuid.uuid4().hex[:8]}"
+    sent = _syncapi("send", kafka_url, topic, "first", "--key", "k1")  # creates the topic
+    assert sent.returncode == 0, sent.stderr
+    proc = _listener(
+        kafka_url + "?auto_offset_reset=earliest",
+        topic,
+        "--json",
+        "--count",
+        "2",
+        "--group",
+        f"g-{topic}",
+        "--timeout",
+        "90",
+    )
+    try:
+        again = _syncapi("send", kafka_url, topic, "second", "--header", "h=1")
+        assert again.returncode == 0, again.stderr
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [g["payload"] for g in got] == ["first", "second"], err
+    assert got[0]["extras"]["key"] == "k1" and got[1]["headers"] == {"h": "1"}
+
+
+def test_send_and_listen_amqp(amqp_url: str) -> None:
+    queue = f"cli-{uuid.uuid4().hex[:8]}"
+    proc = _listener(amqp_url, queue, "--json", "--count", "2", "--timeout", "60")
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the listener declares the queue; sends before that are unroutable
+            sent = _syncapi("send", amqp_url, queue, "one")
+            if sent.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert sent.returncode == 0, sent.stderr
+        assert _syncapi("send", amqp_url, queue, "two").returncode == 0
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    got = [json.loads(line) for line in out.splitlines()]
+    assert [g["payload"] for g in got] == ["one", "two"], err
+
+
+def test_cli_errors_are_one_line_with_exit_codes() -> None:
+    unknown = _syncapi("send", "nosuch://x", "c", "d")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    assert "no syncapi protocol is registered for scheme 'nosuch'" in unknown.stderr
+    bad_header = _syncapi("send", "tcp://127.0.0.1:9", "c", "d", "--header", "nope")
+    assert bad_header.returncode == 2 and "name=value" in bad_header.stderr
+    missing = _syncapi("send", "tcp://127.0.0.1:9")
+    assert missing.returncode == 2
+    refused = _syncapi("send", f"tcp://127.0.0.1:{_free_port()}", "c", "d")
+    assert refused.returncode == 1 and "cannot connect" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    debug = _syncapi("--debug", "send", f"tcp://127.0.0.1:{_free_port()}", "c", "d")
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+    group = _syncapi("listen", "tcp://127.0.0.1", "c", "--group", "g", "--timeout", "1")
+    assert group.returncode == 2 and "--group is for kafka" in group.stderr
