@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
+import time
+from pathlib import Path
 
 
 def socket_fds() -> int:
@@ -21,3 +24,38 @@ def socket_fds() -> int:
 def threads_named(prefix: str) -> list[str]:
     """Names of this process's threads that start with ``prefix`` (``"syncapi-tcp"``...)."""
     return [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def threads_left(prefixes: tuple[str, ...], grace: float = 5.0) -> list[str]:
+    """Threads named with one of ``prefixes`` still alive after up to ``grace`` seconds."""
+    deadline = time.monotonic() + grace
+    while True:
+        left = [t.name for t in threading.enumerate() if t.name.startswith(prefixes)]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.05)
+
+
+def open_fds() -> int | None:
+    """Open file descriptors of this process (``None`` where /proc does not tell)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return None
+
+
+def child_pids() -> list[int] | None:
+    """Processes whose parent is this one (``None`` where /proc does not tell)."""
+    me, found = str(os.getpid()), []
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for pid in entries:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue  # ended meanwhile
+        if re.search(rf"^PPid:\s*{me}$", status, re.MULTILINE):
+            found.append(int(pid))
+    return found

@@ -13,13 +13,10 @@ The real benchmark is ``python -m syncapi.bench tcp`` (see ``docs/benchmarks.md`
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +26,7 @@ from syncapi.bench import tcp as bench_tcp
 from syncapi.bench.model import Goal, Params
 from syncapi.bench.report import format_table, to_json
 from syncapi.bench.runner import Benchmark, current_report
+from tests.helpers import child_pids, open_fds, threads_left
 
 N = 40
 """Messages per job."""
@@ -245,46 +243,11 @@ def test_the_raw_reader_cuts_frames_out_of_any_split(step: int) -> None:
 
 
 # -- on real sockets ----------------------------------------------------------------------------
-def _threads_left() -> list[str]:
-    """Threads of a finished run still alive after a short grace."""
-    deadline = time.monotonic() + 5.0
-    while True:
-        left = [t.name for t in threading.enumerate() if t.name.startswith(THREADS)]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
-def _open_fds() -> int | None:
-    """Open file descriptors of this process (``None`` where /proc does not tell)."""
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return None
-
-
-def _children() -> list[int] | None:
-    """Processes whose parent is this one (``None`` where /proc does not tell)."""
-    me, found = str(os.getpid()), []
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return None
-    for pid in entries:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        if re.search(rf"^PPid:\s*{me}$", status, re.MULTILINE):
-            found.append(int(pid))
-    return found
-
-
 def _nothing_left(children: list[int] | None) -> None:
     """No thread of a run alive, and no child process besides ``children``."""
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
     if children is not None:
-        assert _children() == children
+        assert child_pids() == children
 
 
 def test_the_raw_pair_is_connected_both_ways_with_nodelay() -> None:
@@ -302,14 +265,14 @@ def test_the_raw_pair_is_connected_both_ways_with_nodelay() -> None:
     finally:
         pair.close()
     assert pair.errors == []
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
 
 
 def test_the_peer_process_sends_and_reads_as_told() -> None:
     """``send``: it connects, sends the start marker, waits for ``go``, then the
     messages and the end marker. ``listen``: it counts what it reads and reports. It
     ends at the end of its input."""
-    payload, children = _params().payload(), _children()
+    payload, children = _params().payload(), child_pids()
     with bench_tcp.PeerProcess(SIZE, N) as peer:
         counter = bench_tcp.Counter(N, payload)
         with socket.create_server((bench_tcp.HOST, 0)) as listener:
@@ -339,7 +302,7 @@ def test_the_peer_process_sends_and_reads_as_told() -> None:
         process = peer.process
     assert process.returncode == 0  # ended by the end of its input
     if children is not None:
-        assert _children() == children
+        assert child_pids() == children
 
 
 def test_a_peer_process_that_is_gone_fails_the_job() -> None:
@@ -354,7 +317,7 @@ def test_a_peer_process_that_is_gone_fails_the_job() -> None:
 def test_each_side_receives_exactly_the_messages_sent(library: str) -> None:
     """Counted by the receiver of each job, not assumed: ``N`` messages equal to the
     payload in each of the four jobs; the run leaves no thread or process behind."""
-    children = _children()
+    children = child_pids()
     run = MEASURES[library](_params())
     assert run.library == library
     for job in run.jobs:
@@ -381,14 +344,14 @@ def test_other_sizes_are_counted_whole(library: str, size: int) -> None:
 def test_rounds_leak_no_thread_socket_or_process(library: str) -> None:
     """Three runs in a row: every thread, socket and peer process ends after each."""
     VARIANTS[library](_params())  # the first run imports and caches what it needs
-    assert _threads_left() == []
-    before, children = _open_fds(), _children()
+    assert threads_left(THREADS) == []
+    before, children = open_fds(), child_pids()
     for _ in range(3):
         VARIANTS[library](_params())
     _nothing_left(children)
     if before is not None:
         deadline = time.monotonic() + 5.0
-        while (after := _open_fds()) != before and time.monotonic() < deadline:
+        while (after := open_fds()) != before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert after == before
 
@@ -423,7 +386,7 @@ def test_a_lost_message_fails_the_run(
             return float(real(conn, payload, n - 1))
 
         monkeypatch.setattr(bench_tcp, name, one_short)
-    children = _children()
+    children = child_pids()
     with pytest.raises(RuntimeError) as caught:
         VARIANTS[library](_params())
     message = str(caught.value)
@@ -457,7 +420,7 @@ def test_a_damaged_message_fails_the_run(
         return float(real(conn, payload, n - 3))  # then the end marker
 
     monkeypatch.setattr(bench_tcp, name, send_damaged)
-    children = _children()
+    children = child_pids()
     with pytest.raises(RuntimeError) as caught:
         VARIANTS[library](_params())
     assert str(caught.value) == f"{library}: {_counts(job, N - 3, N * SIZE, 3)}"
@@ -473,7 +436,7 @@ def test_the_other_process_jobs_compare_each_message(
     """A peer process whose payload is a byte shorter or longer than this process's:
     every message is counted as not the payload, whichever side receives it (job 3:
     this process; job 4: the peer)."""
-    payload, children = _params().payload(), _children()
+    payload, children = _params().payload(), child_pids()
     with bench_tcp.PeerProcess(SIZE + delta, N) as peer:
         result = job[library](peer, payload, N)
     assert (result.received, result.wrong) == (0, N)
@@ -499,7 +462,7 @@ def test_a_peer_that_never_gets_the_end_marker_fails_in_time(
         return start
 
     monkeypatch.setattr(bench_tcp, name, without_end)
-    children = _children()
+    children = child_pids()
     with bench_tcp.PeerProcess(SIZE, N) as peer:
         peer.timeout = 0.5  # the waits from here on
         with pytest.raises(RuntimeError, match=r"did not say 'end' in time"):

@@ -14,13 +14,11 @@ against the raw loop, a ratio per job. The real benchmark is
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,6 +29,7 @@ from syncapi.bench import udp as bench_udp
 from syncapi.bench.model import Goal, Params
 from syncapi.bench.report import format_table, to_json
 from syncapi.bench.runner import Benchmark, current_report
+from tests.helpers import child_pids, open_fds, threads_left
 
 N = 40
 """Datagrams per job (none is lost at this count: the buffer holds thousands)."""
@@ -234,41 +233,6 @@ def test_a_burst_is_well_under_the_buffer() -> None:
 
 
 # -- on real sockets ----------------------------------------------------------------------------
-def _threads_left() -> list[str]:
-    """Threads of a finished run still alive after a short grace."""
-    deadline = time.monotonic() + 5.0
-    while True:
-        left = [t.name for t in threading.enumerate() if t.name.startswith(THREADS)]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.05)
-
-
-def _open_fds() -> int | None:
-    """Open file descriptors of this process (``None`` where /proc does not tell)."""
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return None
-
-
-def _children() -> list[int] | None:
-    """Processes whose parent is this one (``None`` where /proc does not tell)."""
-    me, found = str(os.getpid()), []
-    try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return None
-    for pid in entries:
-        try:
-            status = Path(f"/proc/{pid}/status").read_text()
-        except OSError:
-            continue  # ended meanwhile
-        if re.search(rf"^PPid:\s*{me}$", status, re.MULTILINE):
-            found.append(int(pid))
-    return found
-
-
 @pytest.mark.parametrize("size", [0, 1024, 65_507])
 def test_a_burst_fits_the_receive_buffer(size: int) -> None:
     """What :func:`burst_size` sends to a socket nobody reads all waits there."""
@@ -335,7 +299,7 @@ def test_each_side_counts_every_datagram_of_every_job(library: str) -> None:
         assert (job.sent, job.received, job.wrong) == (N, N, 0), job
         assert job.seconds > 0 and job.delivered == 100.0
     run.verify()
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
 
 
 @pytest.mark.parametrize("size", [0, 65_507])
@@ -352,15 +316,15 @@ def test_other_sizes_are_counted_whole(library: str, size: int) -> None:
 def test_rounds_leak_no_thread_socket_or_process(library: str) -> None:
     """Three runs in a row: every thread, socket and sender process ends after each."""
     VARIANTS[library](_params())  # the first run imports and caches what it needs
-    assert _threads_left() == []
-    before, children = _open_fds(), _children()
+    assert threads_left(THREADS) == []
+    before, children = open_fds(), child_pids()
     for _ in range(3):
         VARIANTS[library](_params())
-    assert _threads_left() == []
-    assert _children() == children
+    assert threads_left(THREADS) == []
+    assert child_pids() == children
     if before is not None:
         deadline = time.monotonic() + 5.0
-        while (after := _open_fds()) != before and time.monotonic() < deadline:
+        while (after := open_fds()) != before and time.monotonic() < deadline:
             time.sleep(0.05)
         assert after == before
 
@@ -376,7 +340,7 @@ def test_lost_datagrams_are_reported_and_do_not_fail_the_run(
     assert sample.messages == N - 4
     assert sample.extra[bench_udp.EXTRA_DELIVERED[bench_udp.IN_PROCESS]] == pytest.approx(90.0)
     assert sample.extra[bench_udp.EXTRA_DELIVERED[bench_udp.STREAM]] == 100.0
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
 
 
 @pytest.mark.parametrize("library", list(VARIANTS))
@@ -393,7 +357,7 @@ def test_a_damaged_datagram_fails_the_run(library: str, monkeypatch: pytest.Monk
     _patch_send(monkeypatch, library, damaged)
     with pytest.raises(RuntimeError, match=r"in-process: 3 datagrams not the payload \("):
         VARIANTS[library](_params())
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
 
 
 @pytest.mark.parametrize(
@@ -411,7 +375,7 @@ def test_a_datagram_too_many_or_none_at_all_fails_the_run(
     _patch_send(monkeypatch, library, body)
     with pytest.raises(RuntimeError, match=message):
         VARIANTS[library](_params())
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
 
 
 @pytest.mark.parametrize("job", [bench_udp.job_stream, bench_udp.job_drain])
@@ -424,7 +388,7 @@ def test_the_other_process_jobs_compare_each_datagram(library: str, job: Any) ->
         result = job(RECEIVERS[library](), sender, payload, N)
     assert (result.received, result.wrong) == (0, N)
     assert result.problem() == f"{N} datagrams not the payload"
-    assert _threads_left() == []
+    assert threads_left(THREADS) == []
 
 
 def test_suite_runs_with_tiny_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
