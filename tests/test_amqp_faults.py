@@ -334,9 +334,11 @@ def test_closing_during_a_half_open_reconnect_closes_its_socket(
             amqp_service.ctl("close_all_connections", "fault injection")
             connection, _ = silent.accept()  # the reconnect, round to the second host
             accepted.append(connection)
+            connection.settimeout(5)
+            # Wait for the protocol header before closing: accept() returns once the kernel
+            # has the handshake, which can be before pika writes its first bytes.
+            assert connection.recv(8).startswith(b"AMQP")
         finally:
             producer.close()
         with connection:
-            connection.settimeout(5)
-            assert connection.recv(8).startswith(b"AMQP")  # the protocol header
             assert connection.recv(100) == b"", "the half-open socket was left open"
