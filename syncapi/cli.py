@@ -13,25 +13,37 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
-from .cli_io import UsageError, listen, messages_of, parse_headers, send
+from .cli_io import UsageError, listen, parse_headers, payload_batches, send
 from .demo import PROTOCOLS, format_table, run_demo
-from .errors import ConfigError, ProtocolNotFound, SyncapiError
+from .errors import ConfigError, MissingDependency, ProtocolNotFound, SyncapiError
+from .progress import Progress
 from .registry import available_protocols
 
 __all__ = ["main"]
 
 
+_DISTRIBUTIONS = {"websocket": "websocket-client", "kafka": "kafka-python"}
+"""Modules whose package on PyPI has another name."""
+
+
 def _protocols() -> int:
-    rows = []
+    rows = [("SCHEME", "STATUS", "FROM", "DESCRIPTION")]
     for scheme, found in available_protocols().items():
-        if isinstance(found, ConfigError):
-            rows.append((scheme, "unavailable", str(found)))
+        if isinstance(found, MissingDependency):
+            missing = _DISTRIBUTIONS.get(found.missing or "", found.missing or "a library")
+            fix = f"pip install 'syncapi[{found.extra}]'" if found.extra else "install it"
+            rows.append((scheme, "missing", found.source, f"needs {missing}: {fix}"))
+        elif isinstance(found, ConfigError):
+            rows.append((scheme, "broken", "", " ".join(str(found).split())))
         else:
-            rows.append((scheme, found.source, found.description))
-    width = max((len(r[0]) for r in rows), default=6)
-    source_width = max((len(r[1]) for r in rows), default=6)
-    for scheme, source, text in rows:
-        print(f"{scheme:<{width}}  {source:<{source_width}}  {text}")
+            rows.append((scheme, "ok", found.source, found.description))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+            + "  "
+            + row[3]
+        )
     return 0
 
 
@@ -80,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     send.add_argument("--key", help="the record key (kafka://)")
     send.add_argument("--routing-key", help="the routing key (amqp://)")
     send.add_argument("--opcode", choices=("text", "binary"), help="(ws://)")
-    send.add_argument("--remote-addr", metavar="HOST:PORT", help="the destination (udp://)")
+    send.add_argument("--remote-addr", metavar="HOST:PORT", help="the destination (udp://, ip://)")
+    send.add_argument(
+        "--quiet", action="store_true", help="no progress line (it shows only on a terminal)"
+    )
     listen = commands.add_parser(
         "listen",
         help="print the messages that arrive on a channel",
@@ -130,16 +145,17 @@ def _send(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
-    send(
-        args.url,
-        args.channel,
-        messages_of(args.data, args.file, sys.stdin.buffer),
-        headers=parse_headers(args.header),
-        content_type=args.content_type,
-        extras=extras,
-        count=args.count,
-        progress=sys.stderr.isatty(),
-    )
+    total = None if args.data == "-" else args.count
+    with Progress(sys.stderr, total, enabled=sys.stderr.isatty() and not args.quiet) as bar:
+        send(
+            args.url,
+            args.channel,
+            payload_batches(args.data, args.file, sys.stdin.buffer, count=args.count),
+            headers=parse_headers(args.header),
+            content_type=args.content_type,
+            extras=extras,
+            progress=bar,
+        )
     return 0
 
 

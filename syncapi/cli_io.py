@@ -15,13 +15,23 @@ import contextlib
 import json
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO
 
 from .errors import ConfigError
 from .headers import Headers
+from .progress import Progress
 
-__all__ = ["EXTRAS", "UsageError", "envelope_json", "listen", "messages_of", "send"]
+__all__ = [
+    "BATCH",
+    "EXTRAS",
+    "UsageError",
+    "check_extras",
+    "envelope_json",
+    "listen",
+    "payload_batches",
+    "send",
+]
 
 EXTRAS = (
     "key",
@@ -49,6 +59,13 @@ SETTERS = {
     "opcode": ("set_opcode", "ws://"),
     "remote_addr": ("set_remote_addr", "udp:// and ip://"),
 }
+# option -> the built-in protocols whose envelopes take it
+OWNERS = {
+    "key": ("kafka",),
+    "routing_key": ("amqp",),
+    "opcode": ("ws",),
+    "remote_addr": ("udp", "ip"),
+}
 
 
 class UsageError(ConfigError):
@@ -70,28 +87,62 @@ def parse_headers(pairs: Sequence[str]) -> Headers:
     return headers
 
 
-def messages_of(data: str | None, file: str | None, stdin: BinaryIO) -> Iterator[bytes]:
-    """The payloads to send: DATA, each line of ``stdin`` (DATA ``-``), or the file.
+BATCH = 1000
+"""Envelopes per ``send`` call at most: a batch goes out in one call (one round trip for
+the protocols that wait for the server), and stays small enough to keep memory bounded."""
+
+_CHUNK = 1 << 16
+
+
+def payload_batches(
+    data: str | None, file: str | None, stdin: BinaryIO, *, count: int = 1, limit: int = BATCH
+) -> Iterator[list[bytes]]:
+    """The payloads to send, in batches of at most ``limit``: DATA, each line of ``stdin``
+    (DATA ``-``), or the file's bytes as one message, each repeated ``count`` times.
+
+    Lines of standard input are read as they come: a batch holds the lines that had
+    arrived by then, so a line typed at a terminal (or written by ``tail -f``) is sent at
+    once, and a file piped in goes out in large batches.
 
     Raises:
-        UsageError: none or several of them given.
+        UsageError: none or several of DATA and ``file`` given, or the file cannot be read.
     """
     given = [x for x in (data, file) if x is not None]
     if len(given) != 1:
         raise UsageError("give the message as DATA, as '-' (one per line of stdin) or --file")
+    if data == "-":
+        yield from _line_batches(stdin, count, limit)
+        return
     if file is not None:
         try:
             with open(file, "rb") as handle:
-                yield handle.read()
+                payload = handle.read()
         except OSError as exc:
             raise UsageError(f"--file {file}: {exc.strerror or exc}") from exc
-        return
-    if data == "-":
-        for line in stdin:
-            yield line.rstrip(b"\r\n")
-        return
-    assert data is not None
-    yield data.encode("utf-8")
+    else:
+        assert data is not None
+        payload = data.encode("utf-8")
+    left = count
+    while left > 0:
+        size = min(left, limit)
+        yield [payload] * size
+        left -= size
+
+
+def _line_batches(stdin: BinaryIO, count: int, limit: int) -> Iterator[list[bytes]]:
+    read = getattr(stdin, "read1", stdin.read)  # read1: what has arrived, one read at most
+    rest = b""
+    while True:
+        chunk = read(_CHUNK)
+        if not chunk:
+            break
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        batch = [line.rstrip(b"\r") for line in lines for _ in range(count)]
+        for at in range(0, len(batch), limit):
+            yield batch[at : at + limit]
+    if rest:
+        yield [rest.rstrip(b"\r")] * count
 
 
 def _remote_addr(text: str) -> tuple[str, int]:
@@ -101,19 +152,41 @@ def _remote_addr(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def check_extras(url: str, extras: dict[str, str]) -> None:
+    """Refuse, before anything connects, an extra that the URL's protocol does not take
+    (``--key`` on ``tcp://``). Protocols syncapi does not ship are checked once their
+    first envelope is made.
+
+    Raises:
+        UsageError: the extra belongs to another protocol, or its value is malformed.
+        ProtocolNotFound: unknown scheme.
+        ConfigError: the protocol cannot be loaded (a missing extra).
+    """
+    from .registry import get_protocol
+    from .servers import parse_server_url
+
+    scheme = parse_server_url(url).scheme
+    protocol = get_protocol(scheme)
+    for name, value in extras.items():
+        owners = SETTERS[name][1]
+        if protocol.source == "built-in" and protocol.name not in OWNERS[name]:
+            raise UsageError(f"--{name.replace('_', '-')} is for {owners}, not {scheme}://")
+        if name == "remote_addr":
+            _remote_addr(value)
+
+
 def send(
     url: str,
     channel: str,
-    payloads: Iterator[bytes],
+    batches: Iterable[Sequence[bytes]],
     *,
     headers: Headers,
     content_type: str | None,
     extras: dict[str, str],
-    count: int = 1,
-    progress: bool = False,
+    progress: Progress | None = None,
 ) -> int:
-    """Send each payload ``count`` times on ``channel`` of ``url``; return how many were
-    sent. Extras are set with the envelope's own setters.
+    """Send every payload of ``batches`` on ``channel`` of ``url``, one ``send`` call per
+    batch; return how many were sent. Extras are set with the envelope's own setters.
 
     Raises:
         UsageError: an extra the protocol's envelope does not have.
@@ -121,24 +194,29 @@ def send(
     """
     import syncapi
 
+    check_extras(url, extras)
+    setters = [
+        (SETTERS[name][0], _remote_addr(value) if name == "remote_addr" else value, name)
+        for name, value in extras.items()
+    ]
+    scheme = url.split(":", 1)[0]
     sent = 0
     with syncapi.producer(url) as producer, producer.publisher(channel) as pub:
-        for payload in payloads:
-            for _ in range(count):
+        for batch in batches:
+            envelopes = []
+            for payload in batch:
                 env = pub.envelope(payload, headers=headers or None, content_type=content_type)
-                for name, value in extras.items():
-                    setter, owner = SETTERS[name]
+                for setter, value, name in setters:
                     if not hasattr(env, setter):
                         raise UsageError(
-                            f"--{name.replace('_', '-')} is for {owner}, not {url.split(':')[0]}://"
+                            f"--{name.replace('_', '-')} is for {SETTERS[name][1]}, not {scheme}://"
                         )
-                    getattr(env, setter)(_remote_addr(value) if name == "remote_addr" else value)
-                pub.send(env)
-                sent += 1
-                if progress and sent % 100 == 0:
-                    print(f"\rsent {sent}", end="", file=sys.stderr, flush=True)
-    if progress and sent >= 100:
-        print(f"\rsent {sent}", file=sys.stderr, flush=True)
+                    getattr(env, setter)(value)
+                envelopes.append(env)
+            pub.send(*envelopes)
+            sent += len(envelopes)
+            if progress is not None:
+                progress.update(len(envelopes))
     return sent
 
 

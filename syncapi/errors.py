@@ -23,6 +23,7 @@ __all__ = [
     "ConnectError",
     "DecodeError",
     "MessageTooLarge",
+    "MissingDependency",
     "ProtocolNotFound",
     "ReceiveError",
     "SendError",
@@ -57,6 +58,33 @@ class ProtocolNotFound(ConfigError, LookupError):
         super().__init__(
             f"no syncapi protocol is registered for scheme {scheme!r}; known schemes: {listed}"
         )
+
+
+class MissingDependency(ConfigError):
+    """A known protocol cannot load because a library it needs is not installed.
+
+    Attributes:
+        scheme: the URL scheme that was asked for.
+        source: where the protocol comes from (``"built-in"``, an entry point).
+        extra: the syncapi extra that installs what is missing (``"amqp"``), or ``None``.
+        missing: the top-level module that failed to import (``"pika"``), or ``None``
+            when the import error does not say.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        scheme: str,
+        source: str,
+        extra: str | None = None,
+        missing: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.scheme = scheme
+        self.source = source
+        self.extra = extra
+        self.missing = missing
 
 
 class ConnectError(SyncapiError, ConnectionError):

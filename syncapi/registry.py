@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError, ProtocolNotFound
+from .errors import ConfigError, MissingDependency, ProtocolNotFound
 
 if TYPE_CHECKING:
     from .core import Consumer, Producer
@@ -185,8 +185,12 @@ def _load_target(target: Any, scheme: str, source: str, extra: str | None = None
     except ImportError as exc:
         said = "pip install" in str(exc)  # the protocol's own message names the extra
         hint = f"; install it with: pip install 'syncapi[{extra}]'" if extra and not said else ""
-        raise ConfigError(
-            f"protocol for scheme {scheme!r} could not be loaded ({exc}){hint}"
+        raise MissingDependency(
+            f"protocol for scheme {scheme!r} could not be loaded ({exc}){hint}",
+            scheme=scheme,
+            source=source,
+            extra=extra,
+            missing=_missing_module(exc),
         ) from exc
     except Exception as exc:
         raise ConfigError(
@@ -197,12 +201,23 @@ def _load_target(target: Any, scheme: str, source: str, extra: str | None = None
     return _with_source(obj, source)
 
 
+def _missing_module(exc: BaseException | None) -> str | None:
+    """The top-level module an import error (or the one it was raised from) names."""
+    while exc is not None:
+        if isinstance(exc, ImportError) and exc.name:
+            return exc.name.partition(".")[0]
+        exc = exc.__cause__
+    return None
+
+
 def get_protocol(scheme: str) -> Protocol:
     """Return the protocol serving ``scheme``.
 
     Raises:
         ProtocolNotFound: no protocol serves it (the message lists the known schemes).
-        ConfigError: the protocol exists but its client library is not installed.
+        MissingDependency: the protocol exists but its client library is not installed
+            (a :class:`ConfigError`).
+        ConfigError: the protocol's package is broken.
     """
     scheme = scheme.lower()
     with _lock:

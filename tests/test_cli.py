@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,47 @@ def test_version_and_protocols() -> None:
     assert version.returncode == 0 and version.stdout.startswith("syncapi ")
     listing = _syncapi("protocols")
     assert listing.returncode == 0
-    assert any(line.split()[:2] == ["memory", "built-in"] for line in listing.stdout.splitlines())
+    rows = {line.split()[0]: line.split()[1:3] for line in listing.stdout.splitlines()[1:]}
+    assert rows["memory"] == ["ok", "built-in"] and rows["tcp"] == ["ok", "built-in"]
+
+
+def test_protocols_names_the_missing_libraries() -> None:
+    """Without site-packages (-S) the client libraries are really not importable: the
+    listing says which protocols need what, and how to install it."""
+    root = str(Path(__file__).resolve().parents[1])
+    listing = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {root!r}); "
+            "from syncapi.cli import main; sys.exit(main(['protocols']))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert listing.returncode == 0, listing.stderr
+    lines = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
+    assert "needs pika: pip install 'syncapi[amqp]'" in lines["amqp"]
+    assert "needs kafka-python: pip install 'syncapi[kafka]'" in lines["kafka"]
+    assert "missing" in lines["ws"] and "pip install 'syncapi[ws]'" in lines["ws"]
+    assert lines["udp"].split()[1] == "ok"
+    error = subprocess.run(
+        [
+            sys.executable,
+            "-S",
+            "-c",
+            f"import sys; sys.path.insert(0, {root!r}); import syncapi\n"
+            "try:\n    syncapi.producer('amqp://127.0.0.1')\n"
+            "except syncapi.MissingDependency as exc:\n"
+            "    print(type(exc).__mro__[1].__name__, exc.scheme, exc.extra, exc.missing)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert error.stdout.split() == ["ConfigError", "amqp", "amqp", "pika"], error.stderr
 
 
 def test_usage_errors_exit_2() -> None:
@@ -187,3 +228,81 @@ def test_cli_errors_are_one_line_with_exit_codes() -> None:
     assert debug.returncode == 1 and "Traceback" in debug.stderr
     group = _syncapi("listen", "tcp://127.0.0.1", "c", "--group", "g", "--timeout", "1")
     assert group.returncode == 2 and "--group is for kafka" in group.stderr
+
+
+def test_an_extra_of_another_protocol_is_refused_before_connecting() -> None:
+    """``--key`` on tcp:// is a usage error even when nothing listens (exit 2, not the
+    connection error); so is a malformed --remote-addr."""
+    closed = f"tcp://127.0.0.1:{_free_port()}"
+    key = _syncapi("send", closed, "c", "d", "--key", "k")
+    assert key.returncode == 2 and "--key is for kafka://, not tcp://" in key.stderr
+    addr = _syncapi("send", f"udp://127.0.0.1:{_free_port()}", "c", "d", "--remote-addr", "x")
+    assert addr.returncode == 2 and "--remote-addr takes host:port" in addr.stderr
+    opcode = _syncapi("send", closed, "c", "d", "--opcode", "text")
+    assert opcode.returncode == 2 and "--opcode is for ws://" in opcode.stderr
+
+
+def test_many_stdin_lines_arrive_in_order() -> None:
+    """5,000 lines piped in go out in batches (a send call per batch) and arrive whole
+    and in order; --count repeats each line."""
+    proc = _listener("tcp://127.0.0.1", "c", "--count", "10000", "--timeout", "120")
+    try:
+        url = _wait_listening(proc)
+        lines = "".join(f"line {i}\n" for i in range(5000))
+        sent = subprocess.run(
+            [sys.executable, "-m", "syncapi.cli", "send", url, "c", "-", "--count", "2"],
+            input=lines,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sent.returncode == 0, sent.stderr
+        assert sent.stderr == "", "a progress line was drawn on a pipe"
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert out.splitlines() == [f"line {i}" for i in range(5000) for _ in range(2)]
+
+
+def test_progress_line_on_a_terminal() -> None:
+    """On a terminal (a real pseudo-terminal here) a long send draws a progress line
+    that ends at 100 %; --quiet turns it off."""
+    import os
+    import pty
+
+    proc = _listener("tcp://127.0.0.1", "c", "--count", "30000", "--timeout", "120")
+    try:
+        url = _wait_listening(proc)
+        for quiet in (False, True):
+            master, slave = pty.openpty()
+            try:
+                args = ["send", url, "c", "x", "--count", "15000"] + (["--quiet"] if quiet else [])
+                sender = subprocess.run(
+                    [sys.executable, "-m", "syncapi.cli", *args],
+                    stderr=slave,
+                    stdout=subprocess.DEVNULL,
+                    timeout=120,
+                )
+                os.close(slave)
+                drawn = b""
+                while True:
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:  # EIO: the terminal's other end is closed
+                        break
+                    if not chunk:
+                        break
+                    drawn += chunk
+            finally:
+                os.close(master)
+            assert sender.returncode == 0
+            if quiet:
+                assert drawn == b""
+            else:
+                final = drawn.rstrip().split(b"\r")[-1].decode()  # a pty ends lines with \r\n
+                assert "100%" in final and "15,000/15,000" in final, drawn[-300:]
+        out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert len(out.splitlines()) == 30000, err
