@@ -11,6 +11,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from . import __version__
 from .cli_io import UsageError, listen, parse_headers, payload_batches, send
@@ -19,7 +20,7 @@ from .errors import ConfigError, MissingDependency, ProtocolNotFound, SyncapiErr
 from .progress import Progress
 from .registry import available_protocols
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 
 _DISTRIBUTIONS = {"websocket": "websocket-client", "kafka": "kafka-python"}
@@ -47,25 +48,56 @@ def _protocols() -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+_EXIT_CODES = "exit codes: 0 done, 1 runtime failure, 2 usage error"
+
+
+def _command(
+    commands: Any, name: str, summary: str, description: str, examples: Sequence[str]
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help has the same parts as every other: what it does, its
+    options, examples and the exit codes."""
+    epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples) + "\n" + _EXIT_CODES
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``syncapi`` command, with every subcommand."""
     parser = argparse.ArgumentParser(
-        prog="syncapi", description="Synchronous messaging over many protocols, one model."
+        prog="syncapi",
+        description="Synchronous messaging over many protocols, one model.",
+        epilog="'syncapi COMMAND --help' tells more of each command.\n" + _EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"syncapi {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser(
-        "protocols", help="list the URL schemes syncapi knows and where they come from"
+    _command(
+        commands,
+        "protocols",
+        "list the URL schemes, where they come from and what they are missing",
+        "List every URL scheme syncapi knows: whether it loads, where it comes from\n"
+        "(built in or a package's entry point) and what to install when a client\n"
+        "library is missing.",
+        ["syncapi protocols"],
     )
-    demo = commands.add_parser(
+    demo = _command(
+        commands,
         "demo",
-        help="real round trips on loopback through every brokerless protocol, no broker",
-        description="Send messages through memory://, http://, ws://, tcp:// and udp:// "
-        "on 127.0.0.1 and print what arrived, the rate and the median latency. Exits 1 "
+        "real round trips on loopback through every brokerless protocol, no broker",
+        "Send messages through memory://, http://, ws://, tcp:// and udp:// on\n"
+        "127.0.0.1 and print what arrived, the rate and the median latency. Exits 1\n"
         "when a protocol that ran lost messages (UDP may lose some on a busy machine).",
+        ["syncapi demo", "syncapi demo --protocol tcp --protocol udp --messages 10000"],
     )
     demo.add_argument(
-        "--messages", type=_positive_int, default=1000, help="messages per protocol (1000)"
+        "--messages", type=_positive_int, default=1000, metavar="N", help="per protocol (1000)"
     )
     demo.add_argument(
         "--protocol",
@@ -73,41 +105,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=PROTOCOLS,
         help="run only this protocol (repeatable; default: all)",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    send = commands.add_parser(
+    send = _command(
+        commands,
         "send",
-        help="send messages: DATA, '-' (one per line of stdin) or --file",
-        description="Send messages to CHANNEL of the server at URL "
-        "(e.g. syncapi send tcp://127.0.0.1:9000 orders '{\"id\": 1}').",
+        "send messages: DATA, '-' (one per line of stdin) or --file",
+        "Send messages to CHANNEL of the server at URL and return once the server\n"
+        "accepted every one. A progress line shows on a terminal for long sends.",
+        [
+            "syncapi send tcp://127.0.0.1:9000 orders '{\"id\": 1}' --header trace=abc",
+            "syncapi send kafka://127.0.0.1:9092 orders hello --key k1 --count 1000",
+            "tail -f app.log | syncapi send amqp://guest:guest@127.0.0.1/ logs -",
+            "syncapi send http://127.0.0.1:8000/ uploads --file report.pdf",
+        ],
     )
-    send.add_argument("url", metavar="URL")
-    send.add_argument("channel", metavar="CHANNEL")
+    send.add_argument("url", metavar="URL", help="the server, e.g. kafka://host:9092")
+    send.add_argument("channel", metavar="CHANNEL", help="the channel: topic, queue, path")
     send.add_argument("data", metavar="DATA", nargs="?", help="the message; '-': stdin lines")
-    send.add_argument("--file", help="send this file's bytes as one message")
+    send.add_argument("--file", metavar="PATH", help="send this file's bytes as one message")
     send.add_argument(
         "--header", action="append", default=[], metavar="NAME=VALUE", help="(repeatable)"
     )
-    send.add_argument("--content-type")
-    send.add_argument("--count", type=_positive_int, default=1, help="send each message N times")
+    send.add_argument("--content-type", metavar="TYPE", help="e.g. application/json")
+    send.add_argument(
+        "--count", type=_positive_int, default=1, metavar="N", help="send each message N times"
+    )
     send.add_argument("--key", help="the record key (kafka://)")
-    send.add_argument("--routing-key", help="the routing key (amqp://)")
-    send.add_argument("--opcode", choices=("text", "binary"), help="(ws://)")
+    send.add_argument("--routing-key", metavar="KEY", help="the routing key (amqp://)")
+    send.add_argument("--opcode", choices=("text", "binary"), help="the frame type (ws://)")
     send.add_argument("--remote-addr", metavar="HOST:PORT", help="the destination (udp://, ip://)")
     send.add_argument(
         "--quiet", action="store_true", help="no progress line (it shows only on a terminal)"
     )
-    listen = commands.add_parser(
+    listen = _command(
+        commands,
         "listen",
-        help="print the messages that arrive on a channel",
-        description="Receive on CHANNEL of URL and print each message (its payload, one "
-        "per line; --json: one object per line). Ctrl-C stops.",
+        "print the messages that arrive on a channel",
+        "Receive on CHANNEL of URL and print each message: its payload, one per line,\n"
+        "or with --json one object per line (payload, headers, content type, extras).\n"
+        "Brokerless consumers (http, ws, tcp, udp) listen on the URL's address and\n"
+        "print where on standard error. Ctrl-C stops (exit 0).",
+        [
+            "syncapi listen tcp://127.0.0.1:9000 orders --json",
+            "syncapi listen kafka://127.0.0.1:9092 orders --group audit --count 10",
+        ],
     )
-    listen.add_argument("url", metavar="URL")
-    listen.add_argument("channel", metavar="CHANNEL")
+    listen.add_argument("url", metavar="URL", help="the server, e.g. kafka://host:9092")
+    listen.add_argument("channel", metavar="CHANNEL", help="the channel: topic, queue, path")
     listen.add_argument("--json", action="store_true", help="one JSON object per message")
-    listen.add_argument("--count", type=_positive_int, help="stop after N messages")
-    listen.add_argument("--timeout", type=float, help="stop after S seconds")
+    listen.add_argument("--count", type=_positive_int, metavar="N", help="stop after N messages")
+    listen.add_argument("--timeout", type=float, metavar="S", help="stop after S seconds")
     listen.add_argument("--group", help="the consumer group (kafka://, amqp://)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     try:
         if args.command == "protocols":

@@ -306,3 +306,24 @@ def test_progress_line_on_a_terminal() -> None:
     finally:
         proc.kill()
     assert len(out.splitlines()) == 30000, err
+
+
+def test_every_command_help_has_the_same_parts() -> None:
+    """Each subcommand's --help has a description, help on every argument, examples and
+    the exit codes, so that --help is consistent across the command."""
+    import argparse
+
+    from syncapi.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(subparsers.choices) == {"protocols", "demo", "send", "listen"}
+    for name, sub in subparsers.choices.items():
+        text = sub.format_help()
+        assert sub.description and "examples:\n  syncapi" in text, name
+        assert "exit codes: 0 done, 1 runtime failure, 2 usage error" in text, name
+        for action in sub._actions:
+            assert action.help, f"syncapi {name}: {action.dest} has no help"
+    for name in subparsers.choices:
+        shown = _syncapi(name, "--help")
+        assert shown.returncode == 0 and f"usage: syncapi {name}" in shown.stdout
