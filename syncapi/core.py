@@ -729,14 +729,14 @@ class Subscriber(_Channel, ABC):
     whose messages carry no :attr:`~EnvelopeReader.ordering_key`: ``start(workers=N)``
     then runs N fetching loops instead of one fetcher handing off to N workers."""
     default_on_error: ClassVar[str] = "requeue"
+    """The ``on_error`` policy used when none is given (protocols without redelivery use
+    ``"reject"``)."""
     direct_dispatch: ClassVar[bool] = False
     """Set by a protocol whose messages arrive on threads of its own (a socket reader):
     a ``start(workers=1)`` loop then lets those threads run the callbacks when the loop
     is idle (:meth:`_attach_direct` gives the protocol the loop; it calls the loop's
     ``run_pushed``), saving a hand-off between threads per message. Messages that come
     while a callback runs still go through :meth:`_fetch`, in order."""
-    """The ``on_error`` policy used when none is given (protocols without redelivery use
-    ``"reject"``)."""
 
     def __init__(
         self, channel: str, *, bindings: Any = None, operation_bindings: Any = None

@@ -37,6 +37,8 @@ CAPABILITIES = core.Capabilities(
     reliable=True,
     max_payload=64 * 1024 * 1024,
 )
+"""What ``memory://`` can do: everything a broker does, in-process. ``max_payload`` is
+the default of the ``max_message_size`` option (64 MiB)."""
 
 
 @dataclass(frozen=True)

@@ -42,15 +42,16 @@ __all__ = ["ProtocolConformance"]
 class ProtocolConformance:
     """Base class of a protocol's conformance tests (see the module documentation).
 
-    Class attributes to set:
+    A subclass sets the class attributes below (``capabilities`` is required) and
+    implements :meth:`make_consumer` and :meth:`make_producer`. Optional:
+    :meth:`channel_name`, :meth:`open_subscriber`, :meth:`open_publisher`,
+    :meth:`wait_ready`.
+
+    Attributes:
         capabilities: the protocol's :class:`~syncapi.Capabilities` (required).
         timeout: seconds a scenario waits for messages (default 20).
         max_payload_tested: the largest payload sent by the size scenario (default: the
             protocol's ``max_payload``, or 4 MiB when it has none).
-
-    Methods to implement: :meth:`make_consumer` and :meth:`make_producer`. Optional:
-    :meth:`channel_name`, :meth:`open_subscriber`, :meth:`open_publisher`,
-    :meth:`wait_ready`.
     """
 
     capabilities: ClassVar[Capabilities]
