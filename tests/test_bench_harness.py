@@ -14,12 +14,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from syncapi.bench import registry, stats
 from syncapi.bench.cli import main
-from syncapi.bench.model import Entry, Goal, Params, Sample, Variant
+from syncapi.bench.model import Entry, Goal, Metric, Params, Sample, Variant
 from syncapi.bench.report import TABLE_HEADER, format_report, format_table, to_json
 from syncapi.bench.runner import MIN_ROUNDS, Benchmark, Step, current_report, schedule
 
@@ -346,7 +347,7 @@ class TestReport:
             _fake_entry([]), Params(messages=100, size=8), rounds=5, before_run=None
         ).run()
         data = json.loads(json.dumps(to_json(current_report([result])), allow_nan=False))
-        assert data["format"] == "syncapi-bench/1"
+        assert data["format"] == "syncapi-bench/2"
         assert data["machine"]["cpu_count"] == os.cpu_count()
         (entry,) = data["results"]
         assert entry["baseline"]["rate"]["median"] == pytest.approx(100.0)
@@ -444,7 +445,8 @@ def test_memory_benchmark_runs_from_the_command_line() -> None:
     assert lines[0].startswith("syncapi ")
     header = next(line for line in lines if line.strip().startswith("metric"))
     assert header.split() == [
-        "metric", "syncapi", "median", "min-max", "baseline", "median", "min-max", "ratio", "goal", "met",
+        "metric", "unit", "syncapi", "median", "min-max", "baseline", "median", "min-max", "ratio",
+        "goal", "met",
     ]  # fmt: skip
     row = next(line for line in lines if line.strip().startswith("memory:// send(env)"))
     found = re.search(r"\s(\d+\.\d{3})x\s+>= 0\.80x\s+(yes|NO)$", row)
@@ -452,3 +454,144 @@ def test_memory_benchmark_runs_from_the_command_line() -> None:
     assert float(found.group(1)) > 0
     assert any(line.strip().startswith("memory:// send(*100 envs)") for line in lines)
     assert proc.stderr.count("memory: round") == 15  # 5 rounds x 3 variants
+
+
+# -- alternatives, units and goals on extra figures --------------------------------------
+def _contender(rate: float, latency_ms: float, *, with_latency: bool = True) -> Any:
+    def run(params: Params) -> Sample:
+        extra = {"latency p99": latency_ms} if with_latency else {}
+        return Sample(messages=100, seconds=100 / rate, extra={**extra, "consume": rate * 2})
+
+    return run
+
+
+def _entry_with_alternatives() -> Entry:
+    return Entry(
+        name="alt",
+        description="an entry with alternatives",
+        baseline=Variant("raw", _contender(100.0, 2.0), "produce"),
+        variants=(
+            Variant(
+                "syncapi",
+                _contender(90.0, 3.0),
+                "produce",
+                Goal(min_ratio=0.8),
+                goals={"latency p99": Goal(max_ratio=1.2)},
+            ),
+        ),
+        alternatives=(
+            Variant("Other", _contender(45.0, 6.0, with_latency=False)),
+            Variant("Missing", _contender(1.0, 1.0), check=lambda: "missing is not installed"),
+        ),
+        metrics={"latency p99": Metric(unit="ms", higher_is_better=False)},
+        default_messages=100,
+    )
+
+
+def test_alternatives_run_in_the_alternation_and_show_as_columns() -> None:
+    result = Benchmark(
+        _entry_with_alternatives(), Params(messages=100, size=8), rounds=5, before_run=None
+    ).run()
+    assert result.order[:3] == ("raw", "syncapi", "Other")  # warm-up, then A B C | C B A
+    assert result.order[3:9] == ("raw", "syncapi", "Other", "Other", "syncapi", "raw")
+    assert [alt.name for alt in result.alternatives] == ["Other"]
+    assert result.unavailable == {"Missing": "missing is not installed"}
+    row = result.rows[0]
+    assert row.ratio == pytest.approx(0.9) and row.met is True
+    assert row.extra_ratios["latency p99"] == pytest.approx(1.5)
+    assert row.extra_met == {"latency p99": False}  # 1.5x the baseline's p99 > 1.2x
+    text = format_table(result)
+    assert (
+        "A raw, B syncapi, C Other" in text and "not run: Missing: missing is not installed" in text
+    )
+    assert "(ms: lower is better)" in text
+    header = next(line for line in text.splitlines() if line.strip().startswith("metric"))
+    assert header.split()[-4:] == ["met", "Other", "vs", "Other"]
+    produce = next(line for line in text.splitlines() if line.strip().startswith("produce"))
+    assert produce.split()[-2:] == ["45.00", "2.000x"]  # Other's median, syncapi / Other
+    latency = next(line for line in text.splitlines() if "latency p99" in line)
+    assert " ms " in latency and "1.500x" in latency and latency.split()[-3:] == ["NO", "-", "-"]
+    data = to_json(current_report([result]))["results"][0]
+    assert data["alternatives"][0]["name"] == "Other" and data["unavailable"] == {
+        "Missing": "missing is not installed"
+    }
+    assert data["metrics"]["latency p99"] == {"unit": "ms", "higher_is_better": False}
+    assert data["rows"][0]["extra_met"] == {"latency p99": False}
+
+
+def test_a_baseline_that_cannot_run_fails_the_entry() -> None:
+    entry = _entry_with_alternatives()
+    broken = Entry(
+        name="broken",
+        description="x",
+        baseline=Variant("raw", _contender(1.0, 1.0), check=lambda: "no client library"),
+        variants=entry.variants,
+    )
+    with pytest.raises(RuntimeError, match="raw cannot run: no client library"):
+        Benchmark(broken, Params(messages=1, size=1), rounds=5, before_run=None).run()
+
+
+# -- the chart ---------------------------------------------------------------------------
+def test_chart_lines_are_oriented_so_that_right_is_better() -> None:
+    from syncapi.bench.chart import chart_lines
+
+    result = Benchmark(
+        _entry_with_alternatives(), Params(messages=100, size=8), rounds=5, before_run=None
+    ).run()
+    lines = {line.label: line for line in chart_lines(current_report([result]))}
+    produce = lines["alt: produce"]
+    assert produce.syncapi == pytest.approx(0.9) and produce.goal == pytest.approx(0.8)
+    assert produce.alternatives == {"Other": pytest.approx(0.45)}
+    latency = lines["alt: latency p99"]  # 3 ms against 2 ms: two thirds as good
+    assert latency.syncapi == pytest.approx(2 / 3) and latency.met is False
+    assert latency.goal == pytest.approx(1 / 1.2) and latency.alternatives == {}
+    consume = lines["alt: consume"]
+    assert consume.syncapi == pytest.approx(0.9) and consume.alternatives["Other"] == pytest.approx(
+        0.45
+    )
+
+
+def test_chart_is_a_png_and_the_command_draws_it(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from syncapi.bench.chart import write_chart
+
+    result = Benchmark(
+        _entry_with_alternatives(), Params(messages=100, size=8), rounds=5, before_run=None
+    ).run()
+    path = tmp_path / "chart.png"
+    assert write_chart(current_report([result]), path) == 3
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawn = tmp_path / "memory.png"
+    data = tmp_path / "memory.json"
+    code = main(
+        [
+            "memory",
+            "--rounds",
+            "5",
+            "--messages",
+            "500",
+            "-q",
+            "--chart",
+            str(drawn),
+            "--json",
+            str(data),
+        ]
+    )
+    assert code == 0 and drawn.read_bytes()[:4] == b"\x89PNG"
+    report = json.loads(data.read_text())
+    assert report["versions"] and report["results"][0]["entry"] == "memory"
+
+
+def test_brokers_already_given_are_not_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--brokers starts only what is not given: with both URLs set it starts nothing."""
+    from contextlib import ExitStack
+
+    from syncapi.bench import amqp, kafka
+    from syncapi.bench.cli import _start_brokers
+
+    monkeypatch.setenv(kafka.URL_ENV, "kafka://127.0.0.1:1")
+    monkeypatch.setenv(amqp.URL_ENV, "amqp://127.0.0.1:1")
+    with ExitStack() as stack:
+        _start_brokers(stack, ["kafka", "amqp"])
+        assert os.environ[kafka.URL_ENV] == "kafka://127.0.0.1:1"
+    assert os.environ[amqp.URL_ENV] == "amqp://127.0.0.1:1"

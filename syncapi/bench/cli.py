@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 import traceback
 from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
 
 from . import registry
+from .chart import write_chart
 from .model import Params
 from .report import format_header, format_skipped, format_table, write_json
 from .runner import MIN_ROUNDS, Benchmark, EntryResult, Report, current_report
@@ -22,6 +27,8 @@ __all__ = ["build_parser", "main"]
 
 DEFAULT_ROUNDS = 7
 """Timed rounds per variant when ``--rounds`` is not given."""
+BROKERED = frozenset({"kafka", "amqp", "idle", "latency"})
+"""Entries that use a broker when one is given (``--brokers`` starts them)."""
 DEFAULT_SIZE = 1024
 """Payload size in bytes when ``--size`` is not given."""
 
@@ -36,6 +43,7 @@ examples:
   python -m syncapi.bench --list
   python -m syncapi.bench memory
   python -m syncapi.bench memory --rounds 9 --messages 100000 --json bench.json
+  python -m syncapi.bench --brokers --json bench.json --chart bench.png   # everything
 """
 
 
@@ -101,6 +109,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="the server of the entries that need one, e.g. kafka://127.0.0.1:9092 "
         "(python -m tests.services start kafka starts one and prints its URL)",
     )
+    parser.add_argument(
+        "--chart",
+        metavar="PATH",
+        default=None,
+        help="also draw the results as a PNG chart (needs matplotlib: the bench extra)",
+    )
+    parser.add_argument(
+        "--brokers",
+        action="store_true",
+        help="start a Kafka and a RabbitMQ broker for the entries that need one, and stop "
+        "them at the end (the test suite's services layer: run from a clone of the "
+        "repository; Java 17 and Maven for Kafka, rabbitmq-server for AMQP)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
     return parser
 
@@ -131,11 +152,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in takers:
             os.environ[str(registry.get_entry(name).url_env)] = args.url
 
+    if args.chart is not None:
+        try:
+            import matplotlib  # noqa: F401  # fail now, not after a quarter of an hour
+        except ImportError:
+            parser.error("--chart needs matplotlib: pip install 'syncapi[bench]'")
+    with ExitStack() as brokers:
+        if args.brokers:
+            try:
+                _start_brokers(brokers, names)
+            except Exception as exc:
+                print(f"python -m syncapi.bench: --brokers: {exc}", file=sys.stderr)
+                return 1
+        return _run(args, names)
+
+
+def _start_brokers(stack: ExitStack, names: Sequence[str]) -> None:
+    """Start the brokers the selected entries need and whose URL is not set already,
+    through the test suite's services layer; each is stopped when ``stack`` closes."""
+    from . import amqp, kafka
+
+    wanted = {"kafka": kafka.URL_ENV, "amqp": amqp.URL_ENV}
+    needs = {name for name in names if registry.get_entry(name).url_env or name in BROKERED}
+    if not needs:
+        return
+    try:
+        from tests.services.kafka import KafkaService
+        from tests.services.rabbitmq import RabbitMQService
+    except ImportError as exc:
+        raise RuntimeError(
+            f"the services layer is not importable ({exc}); run from the root of a clone "
+            "of the syncapi repository, or start brokers yourself and pass --url"
+        ) from exc
+    factories = {"kafka": KafkaService, "amqp": RabbitMQService}
+    for kind, env in wanted.items():
+        if os.environ.get(env):
+            continue
+        workdir = Path(tempfile.mkdtemp(prefix=f"syncapi-bench-{kind}-"))
+        stack.callback(shutil.rmtree, workdir, True)
+        service = factories[kind](workdir)
+        _progress(f"starting a {kind} broker for the benchmarks ...")
+        seconds = service.start()
+        stack.callback(service.stop)
+        os.environ[env] = service.url
+        stack.callback(os.environ.pop, env, None)
+        _progress(f"{kind}: {service.url} (started in {seconds:.1f} s)")
+
+
+def _run(args: argparse.Namespace, names: Sequence[str]) -> int:
     results: list[EntryResult] = []
     skipped: dict[str, str] = {}
     failed = False
     empty = current_report([])
-    print(format_header(empty.syncapi_version, empty.machine), flush=True)
+    print(format_header(empty.syncapi_version, empty.machine, empty.versions), flush=True)
     try:
         for name in names:
             entry = registry.get_entry(name)
@@ -160,12 +229,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    report = Report(
+        syncapi_version=empty.syncapi_version,
+        machine=empty.machine,
+        results=tuple(results),
+        skipped=skipped,
+        versions=empty.versions,
+    )
     if args.json is not None:
-        report = Report(
-            syncapi_version=empty.syncapi_version,
-            machine=empty.machine,
-            results=tuple(results),
-            skipped=skipped,
-        )
         write_json(report, args.json)
+    if args.chart is not None and results:
+        write_chart(report, args.chart)
+        print(f"\nchart: {args.chart}", flush=True)
     return 1 if failed else 0

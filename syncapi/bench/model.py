@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["Entry", "Goal", "Params", "Sample", "Variant", "VariantFunc"]
+__all__ = ["Entry", "Goal", "Metric", "Params", "Sample", "Variant", "VariantFunc"]
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,20 @@ class Goal:
         return ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class Metric:
+    """How to show and compare one figure of a sample's ``extra``.
+
+    Attributes:
+        unit: what the figure counts (``"msg/s"``, ``"ms"``, ``"MiB"``, ``"threads"``).
+        higher_is_better: ``True`` for throughput; ``False`` for latency, memory and
+            threads (a goal on such a figure is a ``max_ratio``).
+    """
+
+    unit: str = "msg/s"
+    higher_is_better: bool = True
+
+
 VariantFunc = Callable[[Params], Sample]
 """A variant's body: do the job once with the given parameters and measure it."""
 
@@ -119,12 +133,18 @@ class Variant:
         run: the callable that does the job once and returns its :class:`Sample`.
         metric: what the row of this variant measures (``"1 producer -> 1 consumer"``).
         goal: the ratio to the baseline this variant must reach, or ``None`` (shown only).
+        goals: goals on ``extra`` figures, by key (e.g. a latency's ``max_ratio``).
+        check: tells whether this variant can run here (``None``) or why not (its
+            library is not installed); an alternative that can't run is left out of the
+            entry with that reason, a baseline or syncapi variant that can't fails it.
     """
 
     name: str
     run: VariantFunc
     metric: str = ""
     goal: Goal | None = None
+    goals: Mapping[str, Goal] = field(default_factory=dict)
+    check: Callable[[], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,8 +154,18 @@ class Entry:
     Attributes:
         name: the name given on the command line (``"memory"``).
         description: one line shown by ``--list``.
-        baseline: the variant every other one is compared with.
+        baseline: the variant every other one is compared with: the raw client library
+            (or socket loop, or ``queue.Queue``) doing the same job.
         variants: the syncapi variants, one table row each, in the order they run.
+        alternatives: other libraries a user might pick instead of syncapi (FastStream,
+            Kombu), doing the same jobs; they run in the same alternation, after the
+            syncapi variants, and the table shows each one's median next to the
+            baseline's, with syncapi's ratio to it. Their samples use the baseline's
+            ``extra`` keys for the jobs they do (a key they leave out shows as absent).
+        metrics: how to show each ``extra`` key (unit, and whether higher is better);
+            a key not listed is a throughput in :attr:`rate_unit`.
+        rate_unit: the unit of each sample's throughput, ``messages / seconds``
+            (``"msg/s"``; an entry whose "messages" are subscribers says so).
         default_messages: messages per run when ``--messages`` is not given.
         check: tells whether the entry can run here: returns ``None`` when it can, else
             the reason it can't (a missing broker or library); the entry is then skipped
@@ -148,9 +178,12 @@ class Entry:
     description: str
     baseline: Variant
     variants: tuple[Variant, ...]
+    alternatives: tuple[Variant, ...] = ()
+    metrics: Mapping[str, Metric] = field(default_factory=dict)
     default_messages: int = 50_000
     check: Callable[[], str | None] | None = None
     url_env: str | None = None
+    rate_unit: str = "msg/s"
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -163,5 +196,10 @@ class Entry:
 
     @property
     def all_variants(self) -> tuple[Variant, ...]:
-        """The baseline first, then the other variants: the order of every round."""
-        return (self.baseline, *self.variants)
+        """The baseline first, then the syncapi variants, then the alternatives: the
+        order of every round."""
+        return (self.baseline, *self.variants, *self.alternatives)
+
+    def metric(self, key: str) -> Metric:
+        """How to show the ``extra`` figure ``key`` (a throughput unless declared)."""
+        return self.metrics.get(key, Metric(unit=self.rate_unit))

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import stats
-from .model import Entry, Goal, Params, Sample, Variant
+from .model import Entry, Goal, Metric, Params, Sample, Variant
 
 __all__ = [
     "MIN_ROUNDS",
@@ -32,6 +32,7 @@ __all__ = [
     "Step",
     "VariantResult",
     "current_report",
+    "library_versions",
     "schedule",
 ]
 
@@ -113,19 +114,27 @@ class VariantResult:
 
 @dataclass(frozen=True)
 class Row:
-    """One variant compared with the baseline: a line of the table.
+    """One syncapi variant compared with the baseline (and the alternatives): a group of
+    lines of the table, its throughput first, then each ``extra`` figure.
 
     Attributes:
         result: the variant's results.
         ratio: median throughput of the variant / median throughput of the baseline.
-        goal: the variant's goal, or ``None``.
+        goal: the variant's goal on throughput, or ``None``.
         met: whether the goal is met (``None`` without a goal).
+        extra_ratios: for each ``extra`` figure the baseline has too: the variant's
+            median / the baseline's median.
+        extra_goals: the variant's goals on ``extra`` figures, by key.
+        extra_met: whether each of those goals is met, by key.
     """
 
     result: VariantResult
     ratio: float
     goal: Goal | None
     met: bool | None
+    extra_ratios: Mapping[str, float] = field(default_factory=dict)
+    extra_goals: Mapping[str, Goal] = field(default_factory=dict)
+    extra_met: Mapping[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -139,8 +148,12 @@ class EntryResult:
         rounds: timed rounds.
         warmup_rounds: untimed rounds before them.
         baseline: the baseline's results.
-        rows: every other variant compared with the baseline, in the entry's order.
+        rows: every syncapi variant compared with the baseline, in the entry's order.
         order: the variants' names in the order they ran (warm-up included).
+        alternatives: the results of the other libraries that ran (FastStream...).
+        unavailable: alternatives that could not run here, with the reason.
+        metrics: how to show each ``extra`` figure (unit, direction), by key.
+        rate_unit: the unit of the throughput figures (``"msg/s"``).
     """
 
     entry: str
@@ -151,6 +164,14 @@ class EntryResult:
     baseline: VariantResult
     rows: tuple[Row, ...]
     order: tuple[str, ...]
+    alternatives: tuple[VariantResult, ...] = ()
+    unavailable: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, Metric] = field(default_factory=dict)
+    rate_unit: str = "msg/s"
+
+    def metric(self, key: str) -> Metric:
+        """How to show the ``extra`` figure ``key`` (a throughput unless declared)."""
+        return self.metrics.get(key, Metric(unit=self.rate_unit))
 
 
 @dataclass(frozen=True)
@@ -201,12 +222,15 @@ class Report:
         machine: where it ran.
         results: one per entry that ran, in run order.
         skipped: entries that could not run here, with the reason.
+        versions: the installed version of each library the entries compare (the raw
+            clients and the alternatives), by distribution name.
     """
 
     syncapi_version: str
     machine: Machine
     results: tuple[EntryResult, ...]
     skipped: Mapping[str, str] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
 
 
 Progress = Callable[[str], None]
@@ -247,9 +271,30 @@ class Benchmark:
         self.progress = progress
         self.before_run = before_run
 
+    def runnable(self) -> tuple[list[Variant], dict[str, str]]:
+        """The variants that will run, and the alternatives left out with the reason.
+
+        Raises:
+            RuntimeError: the baseline or a syncapi variant cannot run here.
+        """
+        unavailable: dict[str, str] = {}
+        for variant in (self.entry.baseline, *self.entry.variants):
+            reason = variant.check() if variant.check is not None else None
+            if reason is not None:
+                raise RuntimeError(f"{self.entry.name}: {variant.name} cannot run: {reason}")
+        alternatives = []
+        for variant in self.entry.alternatives:
+            reason = variant.check() if variant.check is not None else None
+            if reason is None:
+                alternatives.append(variant)
+            else:
+                unavailable[variant.name] = reason
+        return [self.entry.baseline, *self.entry.variants, *alternatives], unavailable
+
     def schedule(self) -> list[Step]:
         """The runs this benchmark will make, in order."""
-        return schedule([v.name for v in self.entry.all_variants], self.rounds, self.warmup_rounds)
+        variants, _ = self.runnable()
+        return schedule([v.name for v in variants], self.rounds, self.warmup_rounds)
 
     def run(self) -> EntryResult:
         """Make every run of the schedule and compare the variants with the baseline.
@@ -257,10 +302,12 @@ class Benchmark:
         Raises:
             Exception: whatever a variant raised; a failed run fails the benchmark.
         """
-        by_name = {v.name: v for v in self.entry.all_variants}
+        variants, unavailable = self.runnable()
+        by_name = {v.name: v for v in variants}
         samples: dict[str, list[Sample]] = {name: [] for name in by_name}
         order = []
-        for step in self.schedule():
+        steps = schedule(list(by_name), self.rounds, self.warmup_rounds)
+        for step in steps:
             variant = by_name[step.variant]
             if self.before_run is not None:
                 self.before_run()
@@ -276,15 +323,13 @@ class Benchmark:
                 when = f"round {step.round}/{self.rounds}" if step.timed else "warm-up"
                 self.progress(
                     f"{self.entry.name}: {when}: {variant.name}: "
-                    f"{sample.rate:,.0f} msg/s ({sample.messages:,} in {sample.seconds:.3f} s)"
+                    f"{sample.rate:,.0f} {self.entry.rate_unit} "
+                    f"({sample.messages:,} in {sample.seconds:.3f} s)"
                 )
         baseline = VariantResult.of(self.entry.baseline, samples[self.entry.baseline.name])
-        rows = []
-        for variant in self.entry.variants:
-            result = VariantResult.of(variant, samples[variant.name])
-            value = stats.ratio(result.rate.median, baseline.rate.median)
-            met = None if variant.goal is None else variant.goal.met(value)
-            rows.append(Row(result=result, ratio=value, goal=variant.goal, met=met))
+        rows = [
+            self._row(variant, samples[variant.name], baseline) for variant in self.entry.variants
+        ]
         return EntryResult(
             entry=self.entry.name,
             description=self.entry.description,
@@ -294,6 +339,34 @@ class Benchmark:
             baseline=baseline,
             rows=tuple(rows),
             order=tuple(order),
+            alternatives=tuple(
+                VariantResult.of(v, samples[v.name])
+                for v in self.entry.alternatives
+                if v.name in samples
+            ),
+            unavailable=unavailable,
+            metrics=dict(self.entry.metrics),
+            rate_unit=self.entry.rate_unit,
+        )
+
+    @staticmethod
+    def _row(variant: Variant, samples: Sequence[Sample], baseline: VariantResult) -> Row:
+        result = VariantResult.of(variant, samples)
+        value = stats.ratio(result.rate.median, baseline.rate.median)
+        ratios = {
+            key: stats.ratio(summary.median, baseline.extra[key].median)
+            for key, summary in result.extra.items()
+            if key in baseline.extra and baseline.extra[key].median > 0
+        }
+        goals = {key: goal for key, goal in variant.goals.items() if key in ratios}
+        return Row(
+            result=result,
+            ratio=value,
+            goal=variant.goal,
+            met=None if variant.goal is None else variant.goal.met(value),
+            extra_ratios=ratios,
+            extra_goals=goals,
+            extra_met={key: goal.met(ratios[key]) for key, goal in goals.items()},
         )
 
 
@@ -308,4 +381,34 @@ def current_report(
         machine=Machine.current(),
         results=tuple(results),
         skipped=dict(skipped or {}),
+        versions=library_versions(),
     )
+
+
+LIBRARIES = (
+    "kafka-python",
+    "pika",
+    "kombu",
+    "faststream",
+    "aiokafka",
+    "aio-pika",
+    "requests",
+    "werkzeug",
+    "flask",
+    "websocket-client",
+    "wsproto",
+)
+"""The libraries whose versions a report records (those installed)."""
+
+
+def library_versions() -> dict[str, str]:
+    """The installed version of each of :data:`LIBRARIES`, by name (absent ones left out)."""
+    from importlib import metadata
+
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
