@@ -8,6 +8,7 @@ reported, not enforced), 1 when an entry failed, 2 on a usage error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import sys
@@ -176,15 +177,15 @@ def _start_brokers(stack: ExitStack, names: Sequence[str]) -> None:
     needs = {name for name in names if registry.get_entry(name).url_env or name in BROKERED}
     if not needs:
         return
-    try:
-        from tests.services.kafka import KafkaService
-        from tests.services.rabbitmq import RabbitMQService
+    try:  # by name: the services layer is the repository's, not the package's
+        kafka_module = importlib.import_module("tests.services.kafka")
+        rabbitmq_module = importlib.import_module("tests.services.rabbitmq")
     except ImportError as exc:
         raise RuntimeError(
             f"the services layer is not importable ({exc}); run from the root of a clone "
             "of the syncapi repository, or start brokers yourself and pass --url"
         ) from exc
-    factories = {"kafka": KafkaService, "amqp": RabbitMQService}
+    factories = {"kafka": kafka_module.KafkaService, "amqp": rabbitmq_module.RabbitMQService}
     for kind, env in wanted.items():
         if os.environ.get(env):
             continue

@@ -55,7 +55,7 @@ class EnvelopeReader(core.EnvelopeReader):
     never runs two callbacks of one partition at once.
     """
 
-    __slots__ = ("_decoded", "_epoch", "_offset", "_record", "_tp", "_withdrawn")
+    __slots__ = ("_decoded", "_offset", "_record", "_tp", "_withdrawn")
 
     def __init__(self, record: Any, tp: Hashable, subscriber: Subscriber) -> None:
         # the base initialiser, unrolled: this runs once per received message
@@ -71,7 +71,6 @@ class EnvelopeReader(core.EnvelopeReader):
         self._record = record
         self._tp = tp
         self._offset: int = record.offset
-        self._epoch = 0
         self._withdrawn = False
 
     def _decode(self) -> None:
@@ -141,8 +140,8 @@ class EnvelopeReader(core.EnvelopeReader):
     @property
     def withdrawn(self) -> bool:
         """Whether the subscriber took the message back before it was settled (its
-        partition was rewound or revoked): it will be delivered again, and settling it
-        does nothing."""
+        partition was rewound to an earlier message, or revoked): it will be delivered
+        again, and settling it does nothing."""
         return self._withdrawn
 
     @property
@@ -569,13 +568,8 @@ class Subscriber(core.Subscriber):
             group = [buffer.popleft()]
             while buffer and len(out) + len(group) < n and buffer[0]._tp == tp:
                 group.append(buffer.popleft())
-            epoch = tracker.delivered(tp, group)
-            if epoch < 0:
-                continue
-            if epoch:
-                for env in group:
-                    env._epoch = epoch
-            out += group
+            if tracker.delivered(tp, group):
+                out += group
         return out
 
     def _maintain(self) -> None:

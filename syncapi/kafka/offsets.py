@@ -10,11 +10,16 @@ Acks and nacks come from any worker thread; the subscriber's fetching thread rea
 committable positions and applies rewinds. One lock guards it all; every operation is
 O(1) per message except a rewind, which withdraws the later messages of its partition.
 
-A *rewind* (a nack with requeue) moves the partition back to the nacked message: the
-messages delivered after it in that partition are *withdrawn* (settled without a
-callback, so the receive loop skips them) and come again after it. Each partition has an
-epoch, bumped by every rewind and revocation, so that a late ack of a message from
-before it changes nothing.
+A *rewind* (a nack with requeue, or a message handed back unstarted) moves the partition
+back to that message: it and the messages delivered after it in that partition leave the
+pending ones, those after it are *withdrawn* (settled without a callback, so the receive
+loop skips them), and all come again. The messages *before* it are not touched: with
+several workers their callbacks may still run, and their acks count as usual.
+
+A message may settle (or rewind) only while it is pending itself: the pending entry of its
+offset must be that very message. So a late ack of a message that a rewind or a
+revocation took back changes nothing — not even once its offset was delivered again (a
+new message object) — while a rewind never invalidates anything before its offset.
 """
 
 from __future__ import annotations
@@ -27,24 +32,25 @@ __all__ = ["OffsetTracker", "Tracked"]
 
 
 class Tracked(Protocol):
-    """What the tracker needs of a delivered message."""
+    """What the tracker needs of a delivered message (compared by identity: each delivery
+    is a new object)."""
 
     _tp: Hashable
     _offset: int
-    _epoch: int
 
     def _withdraw(self) -> None:
         """Settle the message without a callback: it will be delivered again."""
 
 
 class _Partition:
-    __slots__ = ("committed", "epoch", "next", "pending", "rewind")
+    __slots__ = ("committed", "next", "pending", "rewind")
 
     def __init__(self) -> None:
-        self.pending: dict[int, Tracked] = {}  # delivered, unsettled; insertion = offset order
+        # delivered, unsettled, not taken back; insertion = offset order. The one right to
+        # settle: a message may settle only while it is the entry of its offset here
+        self.pending: dict[int, Tracked] = {}
         self.next: int | None = None  # offset after the last delivered
         self.committed: int | None = None  # last position committed (or being committed)
-        self.epoch = 0
         self.rewind: int | None = None  # seek wanted before the next fetch
 
 
@@ -58,21 +64,22 @@ class OffsetTracker:
         self._rewinds = 0  # partitions with a rewind to apply (a cheap "anything to do?")
 
     # -- the fetching thread ---------------------------------------------------------
-    def delivered(self, tp: Hashable, messages: list[Any]) -> int:
-        """Register ``messages`` of partition ``tp`` (in offset order); return the epoch
-        they belong to. Messages of a partition with a rewind pending are refused: the
-        caller drops them and they come again after the seek (returns -1)."""
+    def delivered(self, tp: Hashable, messages: list[Any]) -> bool:
+        """Register ``messages`` of partition ``tp`` (in offset order, after every pending
+        one). Messages of a partition with a rewind pending are refused (``False``): they
+        were fetched before the seek, so the caller drops them and they come again after
+        it."""
         with self._lock:
             part = self._parts.get(tp)
             if part is None:
                 part = self._parts[tp] = _Partition()
             if part.rewind is not None:
-                return -1
+                return False
             pending = part.pending
             for msg in messages:
                 pending[msg._offset] = msg
             part.next = messages[-1]._offset + 1
-            return part.epoch
+            return True
 
     def delivery_count(self, tp: Hashable, offset: int) -> int:
         """How many times the message was delivered, counting this time."""
@@ -121,13 +128,15 @@ class OffsetTracker:
     # -- any thread -------------------------------------------------------------------
     def settle(self, msg: Tracked) -> bool:
         """The message is done (acked, or rejected and dead-lettered); ``False`` if it was
-        stale (its partition was rewound or revoked since it was delivered)."""
-        tp = msg._tp
+        stale: taken back since it was delivered (by a rewind to it or to an earlier
+        offset of its partition, or by a revocation), or settled already. A rewind to a
+        later offset leaves it pending, so it settles as usual."""
+        tp, offset = msg._tp, msg._offset
         with self._lock:
             part = self._parts.get(tp)
-            if part is None or part.epoch != msg._epoch:
+            if part is None or part.pending.get(offset) is not msg:
                 return False
-            part.pending.pop(msg._offset, None)
+            del part.pending[offset]
             if self._failures:
                 self._failures.pop((tp, msg._offset), None)
             return True
@@ -135,13 +144,17 @@ class OffsetTracker:
     def rewind(self, msg: Tracked, *, failed: bool = True) -> int:
         """Deliver ``msg`` again: rewind its partition to it. Returns how many deliveries
         failed so far (this one included when ``failed``), or 0 when the message was
-        stale. ``failed=False`` hands back a message no callback ran for."""
+        stale (see :meth:`settle`) — or when ``failed=False`` and none failed yet.
+        ``failed=False`` hands back a message no callback ran for.
+
+        Only ``msg`` and the messages after it are taken back (those after it are
+        withdrawn); the pending messages before it keep their right to settle, and the
+        committable position moves past them once they are settled."""
         tp, offset = msg._tp, msg._offset
         with self._lock:
             part = self._parts.get(tp)
-            if part is None or part.epoch != msg._epoch or offset not in part.pending:
+            if part is None or part.pending.get(offset) is not msg:
                 return 0
-            part.epoch += 1
             later = [m for o, m in part.pending.items() if o > offset]
             for m in later:
                 del part.pending[m._offset]
@@ -184,7 +197,6 @@ class OffsetTracker:
                 part = self._parts.pop(tp, None)
                 position = None
                 committed = None
-                epoch = 0
                 if part is not None:
                     position = self._position(part)
                     committed = part.committed
@@ -192,7 +204,6 @@ class OffsetTracker:
                     if part.rewind is not None:
                         self._rewinds -= 1
                         position = part.rewind if position is None else min(position, part.rewind)
-                    epoch = part.epoch + 1
                 floor = floors.get(tp)
                 if floor is not None:
                     position = floor if position is None else min(position, floor)
@@ -201,8 +212,9 @@ class OffsetTracker:
                     # must not start at auto_offset_reset="latest" past those messages
                     out[tp] = position
                 if position is not None:
+                    # a fresh partition: the messages delivered before are none of its
+                    # pending ones, so their late acks are stale
                     fresh = self._parts[tp] = _Partition()
-                    fresh.epoch = epoch
                     fresh.rewind = position
                     self._rewinds += 1
             if self._failures:
