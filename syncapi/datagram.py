@@ -32,10 +32,11 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, cast
 
 from . import core
+from .bindings import Bindings
 from .errors import ClosedError, ConfigError, MessageTooLarge, ReceiveError, SendError, TimeoutError
 from .headers import EMBED_MAGIC, HeaderPolicy, apply_header_policy
 from .inbox import Inbox, InboxSubscriber
@@ -335,9 +336,13 @@ class SocketGate:
 # -- envelopes -----------------------------------------------------------------------------
 class DatagramEnvelopeWriter(core.EnvelopeWriter):
     """An outgoing datagram: the base of ``udp.EnvelopeWriter`` and ``ip.EnvelopeWriter``,
-    which add the checks of their address form (:meth:`_address`)."""
+    which add the checks of their address form (:meth:`_address`) and name their
+    ``MessageBindings`` (:attr:`_message_bindings`)."""
 
     __slots__ = ("_remote_addr",)
+
+    _message_bindings: ClassVar[type[Bindings]]
+    """The protocol's ``MessageBindings``: ``bindings`` are coerced to it."""
 
     def __init__(
         self,
@@ -347,8 +352,15 @@ class DatagramEnvelopeWriter(core.EnvelopeWriter):
         content_type: str | None = None,
         bindings: Any = None,
     ) -> None:
+        if bindings is not None:
+            bindings = self._message_bindings.coerce(bindings)
         super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._remote_addr: Address | None = None
+
+    def set_bindings(self, bindings: Any) -> None:
+        """Set the message's ``MessageBindings``, or their document dict (parsed with
+        ``from_dict``)."""
+        super().set_bindings(self._message_bindings.coerce(bindings))
 
     @classmethod
     def _address(cls, addr: object) -> Address:
@@ -775,24 +787,32 @@ def check_channel_bindings(
     bindings: object,
     operation_bindings: object,
     security: object,
-    channel_cls: type[Any],
-    operation_cls: type[Any],
-) -> None:
-    """Refuse bindings of another protocol and any security scheme (ConfigError)."""
-    if bindings is not None and not isinstance(bindings, channel_cls):
+    channel_cls: type[Bindings],
+    operation_cls: type[Bindings],
+) -> tuple[Any, Any]:
+    """The channel and operation bindings as ``channel_cls`` and ``operation_cls`` (a
+    document dict is parsed with ``from_dict``).
+
+    Raises:
+        ConfigError: bindings of another protocol, a bad dict, or a security scheme.
+    """
+    if bindings is not None and not isinstance(bindings, (channel_cls, Mapping)):
         raise ConfigError(
-            f"{protocol} channels take syncapi.{protocol}.ChannelBindings, got "
+            f"{protocol} channels take syncapi.{protocol}.ChannelBindings or a dict, got "
             f"{type(bindings).__module__}.{type(bindings).__name__}"
         )
-    if operation_bindings is not None and not isinstance(operation_bindings, operation_cls):
+    if operation_bindings is not None and not isinstance(
+        operation_bindings, (operation_cls, Mapping)
+    ):
         raise ConfigError(
-            f"{protocol} operations take syncapi.{protocol}.OperationBindings, got "
+            f"{protocol} operations take syncapi.{protocol}.OperationBindings or a dict, got "
             f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
         )
     if security is not None:
         raise ConfigError(
             f"{protocol} has no security schemes (no handshake, no credentials); pass security=None"
         )
+    return channel_cls.coerce(bindings), operation_cls.coerce(operation_bindings)
 
 
 def check_no_subscriber(

@@ -522,7 +522,7 @@ class Consumer(Connected, core.Consumer):
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Subscriber:
-        _check_channel_args(bindings, operation_bindings, security)
+        channel_bindings, op = _check_channel_args(bindings, operation_bindings, security)
         if not channel:
             raise ConfigError("an amqp subscriber needs a channel address (a queue or binding key)")
-        return Subscriber(self, channel, bindings, operation_bindings)
+        return Subscriber(self, channel, channel_bindings, op)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -96,8 +96,10 @@ class EnvelopeWriter(core.EnvelopeWriter):
         correlation_id: str | None = None,
         reply_to: str | None = None,
     ) -> None:
-        super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
+        super().__init__(payload, headers=headers, content_type=content_type)
         self._props: dict[str, Any] | None = None
+        if bindings is not None:
+            self.set_bindings(bindings)
         if routing_key is not None:
             self.set_routing_key(routing_key)
         if message_id is not None:
@@ -122,12 +124,12 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     def set_bindings(self, bindings: Any) -> None:
         """Set the message's :class:`~syncapi.amqp.MessageBindings` (``contentEncoding``,
-        ``messageType``)."""
-        if bindings is not None and not isinstance(bindings, MessageBindings):
+        ``messageType``), or their document dict (parsed with ``from_dict``)."""
+        if bindings is not None and not isinstance(bindings, (MessageBindings, Mapping)):
             raise ConfigError(
-                f"an AMQP envelope takes amqp.MessageBindings, got {type(bindings).__name__}"
+                f"an AMQP envelope takes amqp.MessageBindings or a dict, got {type(bindings).__name__}"
             )
-        super().set_bindings(bindings)
+        super().set_bindings(MessageBindings.coerce(bindings))
 
     def set_routing_key(self, routing_key: str | None) -> None:
         """Publish with this routing key instead of the channel address (``None``: the
@@ -616,21 +618,29 @@ class Producer(Connected, core.Producer):
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
-        _check_channel_args(bindings, operation_bindings, security)
-        return Publisher(self, channel, bindings, operation_bindings)
+        channel_bindings, op = _check_channel_args(bindings, operation_bindings, security)
+        return Publisher(self, channel, channel_bindings, op)
 
 
-def _check_channel_args(bindings: Any, operation_bindings: Any, security: Any) -> None:
-    """Refuse bindings of another protocol and per-channel security (connection-wide in
-    AMQP: the URL's credentials)."""
-    if bindings is not None and not isinstance(bindings, ChannelBindings):
+def _check_channel_args(
+    bindings: Any, operation_bindings: Any, security: Any
+) -> tuple[ChannelBindings | None, OperationBindings | None]:
+    """The bindings as the amqp classes (a document dict is parsed with ``from_dict``).
+
+    Raises:
+        ConfigError: bindings of another protocol, a bad dict, or per-channel security
+            (connection-wide in AMQP: the URL's credentials).
+    """
+    if bindings is not None and not isinstance(bindings, (ChannelBindings, Mapping)):
         raise ConfigError(
-            f"amqp channels take amqp.ChannelBindings, got {type(bindings).__module__}."
+            f"amqp channels take amqp.ChannelBindings or a dict, got {type(bindings).__module__}."
             f"{type(bindings).__name__}"
         )
-    if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
+    if operation_bindings is not None and not isinstance(
+        operation_bindings, (OperationBindings, Mapping)
+    ):
         raise ConfigError(
-            f"amqp channels take amqp.OperationBindings, got "
+            f"amqp channels take amqp.OperationBindings or a dict, got "
             f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
         )
     if security is not None:
@@ -638,3 +648,4 @@ def _check_channel_args(bindings: Any, operation_bindings: Any, security: Any) -
             "amqp:// authenticates per connection: put the user name and password in the "
             "server URL (amqp://user:password@host/vhost), not per channel"
         )
+    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)

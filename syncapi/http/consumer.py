@@ -276,9 +276,11 @@ class Subscriber(core.Subscriber):
         self._lock = threading.Lock()
         self._waiters = 0
 
-    def set_reply_bindings(self, bindings: MessageBindings | None) -> None:
-        """Answer with ``bindings.statusCode`` when a callback returns without ``respond``."""
-        self._status = None if bindings is None else bindings.status_code
+    def set_reply_bindings(self, bindings: MessageBindings | Mapping[str, Any] | None) -> None:
+        """Answer with ``bindings.statusCode`` when a callback returns without ``respond``
+        (a document dict is parsed with ``from_dict``)."""
+        message = MessageBindings.coerce(bindings)
+        self._status = None if message is None else message.status_code
 
     @property
     def receiving(self) -> bool:
@@ -419,12 +421,13 @@ class Consumer(Serving, core.Consumer):
         security: Any = None,
         parameters: Mapping[str, object] | None = None,
         content_type: str | None = None,
-        reply_bindings: MessageBindings | None = None,
+        reply_bindings: MessageBindings | Mapping[str, Any] | None = None,
     ) -> Subscriber:
         """Register a route (see :meth:`syncapi.Consumer.subscriber`); ``content_type``
         declares the body's media type (checked with ``check_content_type=True``) and
         ``reply_bindings.statusCode`` the status of a callback that returns without
         ``respond``."""
+        reply = MessageBindings.coerce(reply_bindings)  # a bad one opens nothing
         opened = self._open_channel(
             lambda ch, b, o, sec: self._make_subscriber(ch, b, o, sec, content_type),
             channel_name,
@@ -434,7 +437,7 @@ class Consumer(Serving, core.Consumer):
             parameters,
         )
         assert isinstance(opened, Subscriber)
-        opened.set_reply_bindings(reply_bindings)
+        opened.set_reply_bindings(reply)
         return opened
 
     def _open_subscriber(
@@ -450,12 +453,12 @@ class Consumer(Serving, core.Consumer):
         security: Any,
         content_type: str | None,
     ) -> Subscriber:
-        check_bindings(bindings, operation_bindings)
+        channel_bindings, op = check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError(
                 "http consumers do not check credentials; put that in your WSGI stack"
             )
-        sub = Subscriber(self, channel, bindings, operation_bindings, content_type)
+        sub = Subscriber(self, channel, channel_bindings, op, content_type)
         self._router.add(channel.strip("/"), sub)
         return sub
 

@@ -119,11 +119,13 @@ class EnvelopeWriter(core.EnvelopeWriter):
         method: str | None = None,
         query: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
-        super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
+        super().__init__(payload, headers=headers, content_type=content_type)
         self._method: str | None = None
         self._query: list[tuple[str, str]] | None = None
         self.response: Response | None = None
         """The answer to the last ``send`` of this envelope (``None`` before)."""
+        if bindings is not None:
+            self.set_bindings(bindings)
         if method is not None:
             self.set_method(method)
         if query is not None:
@@ -149,12 +151,13 @@ class EnvelopeWriter(core.EnvelopeWriter):
         self._query = pairs
 
     def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.http.MessageBindings`."""
-        if bindings is not None and not isinstance(bindings, MessageBindings):
+        """Set the message's :class:`~syncapi.http.MessageBindings`, or their document
+        dict (parsed with ``from_dict``)."""
+        if bindings is not None and not isinstance(bindings, (MessageBindings, Mapping)):
             raise ConfigError(
-                f"an HTTP envelope takes http.MessageBindings, got {type(bindings).__name__}"
+                f"an HTTP envelope takes http.MessageBindings or a dict, got {type(bindings).__name__}"
             )
-        super().set_bindings(bindings)
+        super().set_bindings(MessageBindings.coerce(bindings))
 
     @property
     def method(self) -> str | None:
@@ -334,14 +337,27 @@ class Publisher(core.Publisher):
                 raise self._status_error(env, response, envelopes[index + 1 :])  # type: ignore[arg-type]
 
 
-def check_bindings(bindings: Any, operation_bindings: Any) -> None:
-    """Refuse bindings of another protocol on an http channel (ConfigError)."""
-    if bindings is not None and not isinstance(bindings, ChannelBindings):
-        raise ConfigError(f"http channels take http.ChannelBindings, got {type(bindings).__name__}")
-    if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
+def check_bindings(
+    bindings: Any, operation_bindings: Any
+) -> tuple[ChannelBindings | None, OperationBindings | None]:
+    """The bindings of an http channel as the http classes (a document dict is parsed
+    with ``from_dict``).
+
+    Raises:
+        ConfigError: bindings of another protocol, or a bad dict.
+    """
+    if bindings is not None and not isinstance(bindings, (ChannelBindings, Mapping)):
         raise ConfigError(
-            f"http channels take http.OperationBindings, got {type(operation_bindings).__name__}"
+            f"http channels take http.ChannelBindings or a dict, got {type(bindings).__name__}"
         )
+    if operation_bindings is not None and not isinstance(
+        operation_bindings, (OperationBindings, Mapping)
+    ):
+        raise ConfigError(
+            "http channels take http.OperationBindings or a dict, got "
+            f"{type(operation_bindings).__name__}"
+        )
+    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)
 
 
 class Producer(core.Producer):
@@ -432,12 +448,12 @@ class Producer(core.Producer):
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
-        check_bindings(bindings, operation_bindings)
+        channel_bindings, op = check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError(
                 "http:// takes credentials as headers= (e.g. Authorization), not security="
             )
-        return Publisher(self, channel, bindings, operation_bindings)
+        return Publisher(self, channel, channel_bindings, op)
 
     def _close(self) -> None:
         self._session.close()

@@ -33,6 +33,7 @@ from ..datagram import Address, DatagramEnvelopeWriter, DatagramSubscriber
 from ..embedded import EmbeddedReader
 from ..errors import ConfigError, DecodeError
 from ..headers import EMBED_MAGIC
+from .bindings import MessageBindings
 
 __all__ = [
     "CAPABILITIES",
@@ -123,6 +124,7 @@ class EnvelopeWriter(DatagramEnvelopeWriter):
     by default), and optionally its own destination (:meth:`set_remote_addr`)."""
 
     __slots__ = ()
+    _message_bindings = MessageBindings
 
     @classmethod
     def _address(cls, addr: object) -> Address:

@@ -12,7 +12,7 @@ from .. import core
 from ..errors import ConfigError, MessageTooLarge, SendError, TimeoutError
 from ..headers import HeadersLike
 from ..servers import ServerURL, resolve_options
-from .bindings import ChannelBindings, OperationBindings
+from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .clients import bootstrap_servers, build, describe_error, refuse_security, translate
 from .options import ProducerOptions
 from .topics import TopicAdmin
@@ -45,6 +45,8 @@ class EnvelopeWriter(core.EnvelopeWriter):
         partition: int | None = None,
         timestamp: float | None = None,
     ) -> None:
+        if bindings is not None:
+            bindings = MessageBindings.coerce(bindings)
         super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._key: bytes | None = None
         self._partition: int | None = None
@@ -55,6 +57,11 @@ class EnvelopeWriter(core.EnvelopeWriter):
             self.set_partition(partition)
         if timestamp is not None:
             self.set_timestamp(timestamp)
+
+    def set_bindings(self, bindings: Any) -> None:
+        """Set the message's :class:`~syncapi.kafka.MessageBindings` (stored only), or
+        their document dict (parsed with ``from_dict``)."""
+        super().set_bindings(MessageBindings.coerce(bindings))
 
     def set_key(self, key: bytes | bytearray | memoryview | str | None) -> None:
         """Set the record key (``str`` is UTF-8 encoded; ``None`` unsets). Records with

@@ -9,9 +9,9 @@ from typing import Any
 
 from .. import core
 from ..errors import ConfigError, MessageTooLarge, TimeoutError
-from ..headers import Headers
+from ..headers import Headers, HeadersLike
 from ..servers import ServerURL, resolve_options
-from .bindings import ChannelBindings, OperationBindings
+from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .broker import Broker, Message, _Queue, get_broker
 
 __all__ = [
@@ -114,6 +114,29 @@ class EnvelopeWriter(core.EnvelopeWriter):
     """An outgoing ``memory://`` message: payload, headers and content type (no extras)."""
 
     __slots__ = ()
+
+    def __init__(
+        self,
+        payload: core.Payload = b"",
+        *,
+        headers: HeadersLike | None = None,
+        content_type: str | None = None,
+        bindings: Any = None,
+    ) -> None:
+        if headers is None and content_type is None and bindings is None:
+            super().__init__(payload)  # keyword passing costs, and this is hot
+        else:
+            super().__init__(
+                payload,
+                headers=headers,
+                content_type=content_type,
+                bindings=MessageBindings.coerce(bindings),
+            )
+
+    def set_bindings(self, bindings: Any) -> None:
+        """Set the message's :class:`~syncapi.memory.MessageBindings`, or their document dict
+        (parsed with ``from_dict``)."""
+        super().set_bindings(MessageBindings.coerce(bindings))
 
 
 class EnvelopeReader(core.EnvelopeReader):

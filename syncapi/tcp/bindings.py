@@ -48,11 +48,12 @@ class MessageBindings(Placeholder):
     versions = ("0.1.0",)
 
 
-def check_bindings(bindings: object, operation_bindings: object) -> ChannelBindings | None:
+def check_bindings(
+    bindings: object, operation_bindings: object
+) -> tuple[ChannelBindings | None, OperationBindings | None]:
     """``bindings`` and ``operation_bindings`` as the tcp classes (dicts are parsed).
 
     Raises:
         ConfigError: another protocol's bindings, or keys other than ``x-`` extensions.
     """
-    OperationBindings.coerce(operation_bindings)
-    return ChannelBindings.coerce(bindings)
+    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)

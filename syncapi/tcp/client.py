@@ -479,10 +479,10 @@ class Producer(core.Producer):
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
-        channel_bindings = check_bindings(bindings, operation_bindings)
+        channel_bindings, op = check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError("tcp:// has no authentication (TLS is not built yet)")
-        pub = Publisher(self, channel, channel_bindings, operation_bindings)
+        pub = Publisher(self, channel, channel_bindings, op)
         with self._live_lock:
             self._live.add(pub)
         return pub

@@ -273,7 +273,7 @@ class Consumer(core.Consumer):
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Subscriber:
-        channel_bindings = check_bindings(bindings, operation_bindings)
+        channel_bindings, op = check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError("tcp:// has no authentication (TLS is not built yet)")
         with self._lock:
@@ -284,7 +284,7 @@ class Consumer(core.Consumer):
                     "channel name, so one consumer (one listening port) has one subscriber; "
                     "listen on another port for another channel"
                 )
-            sub = Subscriber(self, channel, channel_bindings, operation_bindings)
+            sub = Subscriber(self, channel, channel_bindings, op)
             self._subscriber = sub
             # under the lock: a close of the subscriber must find them routed to it
             for conn in [] if self._handler is not None else self._take_backlog():

@@ -17,7 +17,8 @@ from typing import Any
 from .. import core
 from ..embedded import EmbeddedReader
 from ..errors import ReceiveError, SendError
-from ..headers import EMBED_MAGIC
+from ..headers import EMBED_MAGIC, HeadersLike
+from .bindings import MessageBindings
 
 __all__ = [
     "CAPABILITIES",
@@ -74,6 +75,29 @@ class EnvelopeWriter(core.EnvelopeWriter):
     extras: the connection is the channel)."""
 
     __slots__ = ()
+
+    def __init__(
+        self,
+        payload: core.Payload = b"",
+        *,
+        headers: HeadersLike | None = None,
+        content_type: str | None = None,
+        bindings: Any = None,
+    ) -> None:
+        if headers is None and content_type is None and bindings is None:
+            super().__init__(payload)  # keyword passing costs, and this is hot
+        else:
+            super().__init__(
+                payload,
+                headers=headers,
+                content_type=content_type,
+                bindings=MessageBindings.coerce(bindings),
+            )
+
+    def set_bindings(self, bindings: Any) -> None:
+        """Set the message's :class:`~syncapi.tcp.MessageBindings`, or their document dict
+        (parsed with ``from_dict``)."""
+        super().set_bindings(MessageBindings.coerce(bindings))
 
 
 class EnvelopeReader(EmbeddedReader):

@@ -208,7 +208,7 @@ class Producer(core.Producer):
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Publisher:
-        check_channel_bindings(
+        bindings, operation_bindings = check_channel_bindings(
             "udp", bindings, operation_bindings, security, ChannelBindings, OperationBindings
         )
         if self._closed:

@@ -183,7 +183,7 @@ class Consumer(core.Consumer):
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
     ) -> Subscriber:
-        check_channel_bindings(
+        bindings, operation_bindings = check_channel_bindings(
             "udp", bindings, operation_bindings, security, ChannelBindings, OperationBindings
         )
         with self._sub_lock:

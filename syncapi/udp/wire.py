@@ -33,6 +33,7 @@ from ..embedded import EmbeddedReader
 from ..errors import ConfigError
 from ..headers import EMBED_MAGIC
 from ..sockets import format_address
+from .bindings import MessageBindings
 
 __all__ = [
     "CAPABILITIES",
@@ -96,6 +97,7 @@ class EnvelopeWriter(DatagramEnvelopeWriter):
     default), and optionally its own destination (:meth:`set_remote_addr`)."""
 
     __slots__ = ()
+    _message_bindings = MessageBindings
 
     @classmethod
     def _address(cls, addr: object) -> Address:

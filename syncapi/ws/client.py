@@ -33,7 +33,7 @@ from ..errors import ClosedError, ConfigError, ConnectError, TimeoutError
 from ..inbox import deadline_left
 from ..servers import ServerURL, resolve_options
 from ..sockets import send_whole, set_send_timeout, writable
-from .bindings import ChannelBindings
+from .bindings import ChannelBindings, OperationBindings
 from .options import ProducerOptions
 from .wire import (
     CAPABILITIES,
@@ -79,21 +79,28 @@ _RESERVED_HEADERS = frozenset(
 RECONNECT_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
 
 
-def check_bindings(bindings: object, operation_bindings: object) -> ChannelBindings | None:
-    """Refuse bindings of other protocols; return the channel bindings."""
-    from .bindings import OperationBindings
+def check_bindings(
+    bindings: object, operation_bindings: object
+) -> tuple[ChannelBindings | None, OperationBindings | None]:
+    """The channel and operation bindings as the ws classes (a document dict is parsed
+    with ``from_dict``).
 
-    if bindings is not None and not isinstance(bindings, ChannelBindings):
+    Raises:
+        ConfigError: bindings of another protocol, or a bad dict.
+    """
+    if bindings is not None and not isinstance(bindings, (ChannelBindings, Mapping)):
         raise ConfigError(
-            f"ws channels take syncapi.ws.ChannelBindings, got {type(bindings).__module__}."
-            f"{type(bindings).__name__}"
+            "ws channels take syncapi.ws.ChannelBindings or a dict, got "
+            f"{type(bindings).__module__}.{type(bindings).__name__}"
         )
-    if operation_bindings is not None and not isinstance(operation_bindings, OperationBindings):
+    if operation_bindings is not None and not isinstance(
+        operation_bindings, (OperationBindings, Mapping)
+    ):
         raise ConfigError(
-            "ws operations take syncapi.ws.OperationBindings, got "
+            "ws operations take syncapi.ws.OperationBindings or a dict, got "
             f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
         )
-    return bindings
+    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)
 
 
 def parse_close(data: bytes) -> tuple[int, str]:
@@ -153,7 +160,7 @@ class Publisher(core.Publisher):
         producer: Producer,
         channel: str,
         bindings: ChannelBindings | None,
-        operation_bindings: Any,
+        operation_bindings: OperationBindings | None,
         query: Mapping[str, object] | None,
         handshake_headers: Mapping[str, str] | None,
     ) -> None:
@@ -921,15 +928,13 @@ class Producer(core.Producer):
         query: Mapping[str, object] | None,
         handshake_headers: Mapping[str, str] | None,
     ) -> Publisher:
-        channel_bindings = check_bindings(bindings, operation_bindings)
+        channel_bindings, op = check_bindings(bindings, operation_bindings)
         if security is not None:
             raise ConfigError(
                 "ws publishers take credentials as handshake_headers= (e.g. Authorization) "
                 "or query=, not security="
             )
-        pub = Publisher(
-            self, channel, channel_bindings, operation_bindings, query, handshake_headers
-        )
+        pub = Publisher(self, channel, channel_bindings, op, query, handshake_headers)
         with self._live_lock:
             self._live.add(pub)
             if self._pinger is None and self._options.ping_interval is not None:

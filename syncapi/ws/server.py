@@ -57,7 +57,7 @@ from ..channels import ChannelAddress, ChannelRouter
 from ..errors import ClosedError, ConfigError, TimeoutError
 from ..servers import ServerURL, resolve_options
 from ..wsgi import Serving, text_response
-from .bindings import ChannelBindings
+from .bindings import ChannelBindings, OperationBindings
 from .client import check_bindings
 from .connection import Connection
 from .options import ConsumerOptions
@@ -82,8 +82,10 @@ class Subscriber(InboxSubscriber):
 
     orders_by_connection = True
 
-    def __init__(self, route: _Route, channel: str) -> None:
-        super().__init__(channel, bindings=route.bindings)
+    def __init__(
+        self, route: _Route, channel: str, operation_bindings: OperationBindings | None = None
+    ) -> None:
+        super().__init__(channel, bindings=route.bindings, operation_bindings=operation_bindings)
         self._route = route
         self._inbox = Inbox(route.consumer._options.max_pending)
         self._embedded = route.consumer._options.headers == "embed"
@@ -252,13 +254,12 @@ class Consumer(Serving, core.Consumer):
         channel: str,
         bindings: Any,
         claim: Callable[[_Route], _T],
-        operation_bindings: Any = None,
     ) -> _T:
         """Find or make the route of ``channel`` (bindings must then agree) and run
         ``claim`` on it under the locks, so that no concurrent detach drops the route
         between the two."""
         self._check_open()
-        channel_bindings = check_bindings(bindings, operation_bindings)
+        channel_bindings, _ = check_bindings(bindings, None)
         address = ChannelAddress.parse(channel.strip("/"))
         with self._routes_lock:
             found = None
@@ -288,20 +289,21 @@ class Consumer(Serving, core.Consumer):
     ) -> Subscriber:
         if security is not None:
             raise ConfigError("ws consumers do not check credentials; put that in your WSGI stack")
+        channel_bindings, operation = check_bindings(bindings, operation_bindings)
 
         def claim(route: _Route) -> Subscriber:
             if route.subscriber is not None and not route.subscriber.closed:
                 raise ConfigError(f"ws route {channel!r} already has a subscriber")
-            route.subscriber = Subscriber(route, channel)
+            route.subscriber = Subscriber(route, channel, operation)
             return route.subscriber
 
-        return self._route(channel, bindings, claim, operation_bindings)
+        return self._route(channel, channel_bindings, claim)
 
     def on_connect(
         self,
         channel_name: str,
         handler: Handler,
-        bindings: ChannelBindings | None = None,
+        bindings: ChannelBindings | Mapping[str, Any] | None = None,
         *,
         parameters: Mapping[str, object] | None = None,
     ) -> None:
@@ -326,7 +328,7 @@ class Consumer(Serving, core.Consumer):
     def listen(
         self,
         channel_name: str,
-        bindings: ChannelBindings | None = None,
+        bindings: ChannelBindings | Mapping[str, Any] | None = None,
         *,
         parameters: Mapping[str, object] | None = None,
     ) -> None:
@@ -339,7 +341,7 @@ class Consumer(Serving, core.Consumer):
     def accept(
         self,
         channel_name: str,
-        bindings: ChannelBindings | None = None,
+        bindings: ChannelBindings | Mapping[str, Any] | None = None,
         *,
         timeout: float | None = None,
         parameters: Mapping[str, object] | None = None,

@@ -47,6 +47,7 @@ from ..headers import (
     is_embedded,
 )
 from ..inbox import Inbox
+from .bindings import MessageBindings
 
 if TYPE_CHECKING:
     from ..core import Payload
@@ -226,9 +227,19 @@ class EnvelopeWriter(core.EnvelopeWriter):
         if headers is None and content_type is None and bindings is None:
             super().__init__(payload)  # keyword passing costs, and this is hot
         else:
-            super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
+            super().__init__(
+                payload,
+                headers=headers,
+                content_type=content_type,
+                bindings=MessageBindings.coerce(bindings),
+            )
         self._opcode: Opcode | None = Opcode.TEXT if type(payload) is str else None
         self._explicit = False  # set_opcode() was called
+
+    def set_bindings(self, bindings: Any) -> None:
+        """Set the message's :class:`~syncapi.ws.MessageBindings`, or their document dict
+        (parsed with ``from_dict``)."""
+        super().set_bindings(MessageBindings.coerce(bindings))
 
     def set_opcode(self, opcode: Opcode | int | str | None) -> None:
         """Send as ``"text"`` or ``"binary"`` (an :class:`Opcode`, 1 or 2); ``None``
