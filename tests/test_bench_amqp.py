@@ -1,19 +1,22 @@
-"""The ``amqp`` benchmark entry (``syncapi/bench/amqp.py``).
+"""The ``amqp`` benchmark entry (``syncapi/bench/amqp.py``), with its alternatives Kombu
+and FastStream (``syncapi/bench/faststream.py``).
 
 Shape, fairness and honesty only, never speed: the entry is built-in; every side really
 moves the messages it is asked to (counted by its callbacks and by the broker, and a
-short count fails the run); the baselines publish what syncapi publishes; and a tiny
-round through the real runner gives a table and JSON with syncapi's rates against raw
-pika's and Kombu's, a ratio each. The real benchmark is ``python -m syncapi.bench amqp``
-(see ``docs/benchmarks.md``).
+short count fails the run); the other libraries publish what syncapi publishes; and a
+tiny round through the real runner gives a table and JSON with syncapi's rates against
+raw pika's, Kombu's and FastStream's, a ratio each. The real benchmark is
+``python -m syncapi.bench amqp`` (see ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import socket
+import sys
 import uuid
 from collections.abc import Callable
 
@@ -21,7 +24,8 @@ import pytest
 
 from syncapi.bench import amqp as bench_amqp
 from syncapi.bench import cli, registry, runner
-from syncapi.bench.model import Goal, Params
+from syncapi.bench import faststream as bench_faststream
+from syncapi.bench.model import Goal, Params, Sample
 from syncapi.bench.report import format_table, to_json
 from syncapi.bench.runner import Benchmark, current_report
 
@@ -29,14 +33,10 @@ N = 150
 """Messages per job in the tests on the broker: more than the prefetch window
 (:data:`~syncapi.bench.amqp.PREFETCH`), so a consumer gets them all only by acking."""
 
-EXTRAS = {
-    bench_amqp.EXTRA_CONSUME,
-    bench_amqp.EXTRA_KOMBU_PUBLISH,
-    bench_amqp.EXTRA_KOMBU_CONSUME,
-    bench_amqp.EXTRA_BATCH,
-}
+EXTRAS = {bench_amqp.EXTRA_CONSUME, bench_amqp.EXTRA_BATCH}
+"""The extra figures of raw pika, syncapi and FastStream (Kombu has no batch job)."""
 ROWS = (bench_amqp.ENTRY.variants[0].metric, *sorted(EXTRAS))
-"""The table's rows: publish vs raw pika (the main row), then the extras."""
+"""The table's rows: publish (the main row), then the extras."""
 
 
 def _closed_port() -> int:
@@ -50,17 +50,61 @@ def test_amqp_is_a_built_in_entry() -> None:
     assert "amqp" in registry.entry_names()
     entry = registry.get_entry("amqp")
     assert entry is bench_amqp.ENTRY
-    assert entry.baseline.name == "pika + Kombu"
+    assert entry.baseline.name == "raw pika"
+    assert entry.baseline.run is bench_amqp.run_pika
     (variant,) = entry.variants
     assert variant.goal == Goal(min_ratio=0.95)
     assert entry.check is not None and entry.url_env == bench_amqp.URL_ENV
+    kombu, faststream = entry.alternatives
+    assert (kombu.name, kombu.run, kombu.check) == (
+        "Kombu",
+        bench_amqp.run_kombu,
+        bench_amqp.check_kombu,
+    )
+    assert (faststream.name, faststream.run, faststream.check) == (
+        "FastStream",
+        bench_faststream.run_faststream_amqp,
+        bench_faststream.check_faststream_amqp,
+    )
 
 
-def test_the_rows_name_what_they_compare_with() -> None:
-    assert "vs pika" in bench_amqp.ENTRY.variants[0].metric
-    assert "vs pika" in bench_amqp.EXTRA_CONSUME
-    assert "vs Kombu" in bench_amqp.EXTRA_KOMBU_PUBLISH
-    assert "vs Kombu" in bench_amqp.EXTRA_KOMBU_CONSUME
+def test_the_rows_name_no_single_library() -> None:
+    """Every side reports under the same keys, so their names favour none of them."""
+    for key in (bench_amqp.EXTRA_CONSUME, bench_amqp.EXTRA_BATCH):
+        assert "vs" not in key and "pika" not in key and "receive" not in key
+    assert not hasattr(bench_amqp, "EXTRA_KOMBU_PUBLISH")
+    assert not hasattr(bench_amqp, "EXTRA_KOMBU_CONSUME")
+
+
+def test_the_alternatives_are_installed_here() -> None:
+    """The ``test`` extra installs Kombu and FastStream: neither is left out here."""
+    assert bench_amqp.check_kombu() is None
+    assert bench_faststream.check_faststream_amqp() is None
+
+
+@pytest.mark.parametrize(
+    ("module", "name", "install"),
+    [
+        ("kombu", "Kombu", "pip install 'kombu>=5.3,<6'"),
+        ("faststream.rabbit", "FastStream", "pip install 'faststream[rabbit]'"),
+    ],
+)
+def test_a_missing_alternative_is_left_out_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, module: str, name: str, install: str
+) -> None:
+    """Simulated with a fake: ``None`` in ``sys.modules`` makes the import fail as it does
+    where the library is not installed; the entry still runs raw pika and syncapi."""
+    monkeypatch.setitem(sys.modules, module, None)
+    (alternative,) = [v for v in bench_amqp.ENTRY.alternatives if v.name == name]
+    assert alternative.check is not None
+    reason = alternative.check()
+    assert reason is not None and install in reason
+    params = Params(messages=1, size=1, options={"url": "amqp://guest:guest@127.0.0.1:1/"})
+    variants, unavailable = Benchmark(bench_amqp.ENTRY, params, rounds=5).runnable()
+    assert unavailable == {name: reason}
+    assert [v.name for v in variants][:2] == ["raw pika", "syncapi amqp://"]
+    assert name not in [v.name for v in variants]
+    assert bench_amqp.check() != reason  # the entry itself needs pika only
 
 
 def test_without_a_url_the_entry_is_skipped_saying_how_to_start_a_broker(
@@ -72,7 +116,12 @@ def test_without_a_url_the_entry_is_skipped_saying_how_to_start_a_broker(
     assert "amqp: skipped:" in out
     assert "--url" in out and "python -m tests.services start amqp" in out
     assert bench_amqp.check() == bench_amqp.NO_URL
-    for run in (bench_amqp.run_baselines, bench_amqp.run_syncapi):
+    for run in (
+        bench_amqp.run_pika,
+        bench_amqp.run_syncapi,
+        bench_amqp.run_kombu,
+        bench_faststream.run_faststream_amqp,
+    ):
         with pytest.raises(RuntimeError, match=r"tests\.services start amqp"):
             run(Params(messages=1, size=1))
 
@@ -133,19 +182,50 @@ def test_a_short_batch_queue_fails_the_run() -> None:
 MEASURES: dict[str, Callable[[Params], bench_amqp.Measured]] = {
     "raw pika": bench_amqp.measure_pika,
     "Kombu": bench_amqp.measure_kombu,
+    "FastStream": bench_faststream.measure_faststream_amqp,
     "syncapi": bench_amqp.measure_syncapi,
 }
+BATCHING = {"FastStream", "syncapi"}
+"""The sides with a publish-100-at-a-time job."""
 
 
 @pytest.mark.parametrize("library", list(MEASURES))
 def test_each_side_moves_exactly_the_messages_asked_for(amqp_url: str, library: str) -> None:
     """Counted, not assumed: the broker holds ``N`` published messages (plus the warm-up
-    one), the consume callback saw ``N`` full payloads, and nothing is left unacked."""
+    one), the consume callback saw ``N`` full payloads, and nothing is left unacked; a
+    side with a batch job left ``N`` messages in its queue too."""
     run = MEASURES[library](Params(messages=N, size=1024, options={"url": amqp_url}))
     assert run.library == library
     assert (run.published, run.consumed, run.consumed_bytes, run.left) == (N, N, N * 1024, 0)
     assert run.publish_seconds > 0 and run.consume_seconds > 0
+    if library in BATCHING:
+        assert run.batch_published == N
+        assert run.batch_seconds is not None and run.batch_seconds > 0
+    else:
+        assert run.batch_published is None and run.batch_seconds is None
     run.verify()
+
+
+RUNS: dict[str, Callable[[Params], object]] = {
+    "raw pika": bench_amqp.run_pika,
+    "Kombu": bench_amqp.run_kombu,
+    "FastStream": bench_faststream.run_faststream_amqp,
+}
+
+
+@pytest.mark.parametrize("library", list(RUNS))
+def test_each_library_reports_under_the_baselines_keys(amqp_url: str, library: str) -> None:
+    """A verified sample each: the publish rate as the throughput, the consume rate under
+    :data:`EXTRA_CONSUME` and, for the sides that batch, :data:`EXTRA_BATCH` (raw pika's
+    is its one-by-one rate: its ``BlockingChannel`` cannot pipeline)."""
+    sample = RUNS[library](Params(messages=N, size=64, options={"url": amqp_url}))
+    assert isinstance(sample, Sample)
+    assert sample.messages == N and sample.rate > 0
+    wanted = {bench_amqp.EXTRA_CONSUME} if library == "Kombu" else EXTRAS
+    assert set(sample.extra) == wanted
+    assert all(value > 0 for value in sample.extra.values())
+    if library == "raw pika":
+        assert sample.extra[bench_amqp.EXTRA_BATCH] == pytest.approx(sample.rate)
 
 
 def test_a_lost_message_fails_the_run(amqp_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,10 +290,68 @@ def test_baselines_publish_the_properties_syncapi_publishes(amqp_url: str) -> No
     assert properties.content_type is None and not properties.headers
 
 
+@pytest.mark.parametrize("gathered", [False, True], ids=["publish", "gather"])
+def test_faststream_publishes_persistent_mandatory_messages(amqp_url: str, gathered: bool) -> None:
+    """FastStream's publish jobs send the payload with ``delivery_mode``
+    :data:`~syncapi.bench.amqp.DELIVERY_MODE`, as the other sides do (plus the
+    properties FastStream always sets), and are confirmed: the message is in the queue
+    when the call returns."""
+    import pika
+
+    queue = f"bench-wire-fs-{uuid.uuid4().hex[:12]}"
+
+    async def send() -> None:
+        from faststream.rabbit import RabbitBroker
+
+        broker = RabbitBroker(amqp_url, logger=None)
+        await broker.start()
+        try:
+            await broker.declare_queue(bench_faststream._rabbit_queue(queue))
+            job = (
+                bench_faststream.faststream_amqp_publish_gathered
+                if gathered
+                else bench_faststream.faststream_amqp_publish
+            )
+            await job(broker, queue, b"x", 1)
+        finally:
+            await broker.stop()
+
+    try:
+        asyncio.run(send())
+        assert bench_amqp.queue_depth(amqp_url, queue) == 1
+        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+        try:
+            method, properties, body = connection.channel().basic_get(queue, auto_ack=True)
+        finally:
+            connection.close()
+    finally:
+        bench_amqp.delete_queues(amqp_url, [queue])
+    assert method is not None and body == b"x"
+    assert properties.delivery_mode == bench_amqp.DELIVERY_MODE
+
+
+def test_a_short_queue_fails_the_faststream_consume_job(
+    amqp_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FastStream's handler counts what arrived: asked for more than the queue holds, the
+    job gives up at the deadline and says how many it handled."""
+    monkeypatch.setattr(bench_amqp, "_deadline", lambda messages: 2.0)
+    queue = f"bench-short-fs-{uuid.uuid4().hex[:12]}"
+    try:
+        bench_amqp.fill(amqp_url, queue, b"xy", 3)
+        tally = bench_amqp.Tally()
+        with pytest.raises(RuntimeError, match="3 of 4 messages"):
+            asyncio.run(bench_faststream.faststream_amqp_consume(amqp_url, queue, 4, tally))
+        assert (tally.messages, tally.size) == (3, 6)
+        assert bench_amqp.queue_depth(amqp_url, queue) == 0  # the three were acked
+    finally:
+        bench_amqp.delete_queues(amqp_url, [queue])
+
+
 def test_suite_runs_with_tiny_sizes(amqp_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One round of ``N`` messages through the real runner: the baselines (raw pika and
-    Kombu) and syncapi, both jobs, in the table with a ratio each against raw pika and
-    against Kombu, and in the JSON (the figures themselves are not checked)."""
+    """One round of ``N`` messages through the real runner: raw pika, syncapi, Kombu and
+    FastStream, both jobs, in the table with syncapi's ratio to each, and in the JSON (the
+    figures themselves are not checked)."""
     monkeypatch.setattr(runner, "MIN_ROUNDS", 1)  # the harness wants 5 rounds; 1 does here
     lines: list[str] = []
     params = Params(messages=N, size=1024, options={"url": amqp_url})
@@ -221,30 +359,33 @@ def test_suite_runs_with_tiny_sizes(amqp_url: str, monkeypatch: pytest.MonkeyPat
         bench_amqp.ENTRY, params, rounds=1, warmup_rounds=0, progress=lines.append
     ).run()
 
-    assert result.order == ("pika + Kombu", "syncapi amqp://")
-    assert len(lines) == 2
+    assert result.order == ("raw pika", "syncapi amqp://", "Kombu", "FastStream")
+    assert len(lines) == 4
+    assert result.unavailable == {}
     (row,) = result.rows
-    for side in (result.baseline, row.result):
+    kombu, faststream = result.alternatives
+    assert (kombu.name, faststream.name) == ("Kombu", "FastStream")
+    for side in (result.baseline, row.result, kombu, faststream):
         (sample,) = side.samples
         assert sample.messages == N
-        assert set(side.extra) == EXTRAS
+        assert set(side.extra) == (EXTRAS if side is not kombu else {bench_amqp.EXTRA_CONSUME})
         assert side.rate.median > 0 and all(s.median > 0 for s in side.extra.values())
     assert row.ratio > 0
-    syncapi_extra = row.result.samples[0].extra
-    assert syncapi_extra[bench_amqp.EXTRA_KOMBU_PUBLISH] == pytest.approx(row.result.rate.median)
-    assert syncapi_extra[bench_amqp.EXTRA_KOMBU_CONSUME] == syncapi_extra[bench_amqp.EXTRA_CONSUME]
     baseline_extra = result.baseline.samples[0].extra
     assert baseline_extra[bench_amqp.EXTRA_BATCH] == pytest.approx(result.baseline.rate.median)
 
     table = format_table(result)
-    assert "baseline: pika + Kombu" in table
+    assert "baseline: raw pika" in table and "C Kombu, D FastStream" in table
     for case in ROWS:
         line = next(line for line in table.splitlines() if line.strip().startswith(case))
         numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", line.split(case, 1)[1])
-        assert len(numbers) >= 6, line  # syncapi median, min, max; the other's; the ratio
-        assert re.search(r"\s\d+\.\d{3}x(\s|$)", line), line
+        # syncapi median, min, max; raw pika's; the ratio; then Kombu's and FastStream's
+        assert len(numbers) >= 8, line
+        ratios = re.findall(r"\s\d+\.\d{3}x(?=\s|$)", line)
+        # against raw pika, Kombu (which has no batch figure) and FastStream
+        assert len(ratios) == (2 if case == bench_amqp.EXTRA_BATCH else 3), line
     main_row = next(line for line in table.splitlines() if line.strip().startswith(ROWS[0]))
-    assert re.search(r">= 0\.95x\s+(yes|NO)$", main_row), main_row
+    assert re.search(r">= 0\.95x\s+(yes|NO)\s", main_row), main_row
 
     data = json.loads(json.dumps(to_json(current_report([result])), allow_nan=False))
     (entry,) = data["results"]
@@ -252,7 +393,10 @@ def test_suite_runs_with_tiny_sizes(amqp_url: str, monkeypatch: pytest.MonkeyPat
     (json_row,) = entry["rows"]
     assert json_row["ratio"] > 0
     assert json_row["goal"] == {"min_ratio": 0.95, "max_ratio": None}
-    for side in (entry["baseline"], json_row):
+    json_kombu, json_faststream = entry["alternatives"]
+    assert (json_kombu["name"], json_faststream["name"]) == ("Kombu", "FastStream")
+    assert set(json_kombu["extra"]) == {bench_amqp.EXTRA_CONSUME}
+    for side in (entry["baseline"], json_row, json_faststream):
         assert side["rate"]["median"] > 0
         for key in EXTRAS:
             assert side["extra"][key]["median"] > 0

@@ -1,7 +1,11 @@
-"""Entry ``amqp``: ``amqp://`` against raw pika and against Kombu, on a real RabbitMQ.
+"""Entry ``amqp``: ``amqp://`` against raw pika, with Kombu and FastStream alongside,
+on a real RabbitMQ.
 
-Three libraries do the same two jobs on the same broker, each on fresh non-durable
-queues of its own (``durable=False, auto_delete=False``, deleted after the run):
+The baseline is raw pika; Kombu and FastStream are *alternatives* (other libraries a
+user might pick instead of syncapi), which run in the same alternation and report the
+same figures. Every side does the same jobs on the same broker, each on fresh
+non-durable queues of its own (``durable=False, auto_delete=False``, deleted after the
+run):
 
 1. **publish with publisher confirms, one message per send** (the table's main row):
    ``messages`` messages of ``size`` bytes to a queue through the default exchange, each
@@ -13,10 +17,18 @@ queues of its own (``durable=False, auto_delete=False``, deleted after the run):
    * Kombu: ``Producer.publish(...)`` per message on a ``Connection`` with the transport
      option ``confirm_publish=True`` (Kombu's ``amqp://`` transport, py-amqp, then waits
      for each confirm);
+   * FastStream: ``await broker.publish(...)`` per message on a ``RabbitBroker``, whose
+     channels are in confirm mode by default (see :mod:`syncapi.bench.faststream`);
    * syncapi: ``publisher.send(publisher.envelope(payload))`` per message (it returns
      once the broker confirmed);
 
-2. **consume with a per-message ack**, prefetch :data:`PREFETCH` for all three: a queue
+2. **publish 100 at a time** (:data:`EXTRA_BATCH`): syncapi's ``publisher.send(*100
+   envelopes)``, one wait for all their confirms, and FastStream's ``asyncio.gather`` of
+   100 ``publish()`` calls; raw pika's ``BlockingChannel`` in confirm mode cannot
+   pipeline, so the baseline's figure here is its one-by-one rate, and Kombu (which waits
+   for each confirm inside ``publish``) has none;
+
+3. **consume with a per-message ack**, prefetch :data:`PREFETCH` on every side: a queue
    pre-filled with ``messages`` messages (by the same raw pika code for every side,
    before the clock starts) read until all were handled —
 
@@ -26,14 +38,16 @@ queues of its own (``durable=False, auto_delete=False``, deleted after the run):
    * Kombu: a channel and a ``Consumer`` with ``prefetch_count=PREFETCH`` (it declares
      the queue) whose ``on_message`` reads the body and calls ``message.ack()``, then
      ``consume()`` and ``connection.drain_events()`` until ``messages`` were handled;
+   * FastStream: a ``@broker.subscriber`` handler with ``Channel(prefetch_count=PREFETCH)``
+     and FastStream's default ack after the handler;
    * syncapi: a consumer made with ``prefetch=PREFETCH``, ``consumer.subscriber(...)``
      and ``subscriber.receive(callback, max_messages=messages)``, whose default
      ``ack="auto"`` acks each message after its callback returned.
 
 Every message is published alike: the payload, ``delivery_mode`` 2 (persistent) and the
 ``mandatory`` flag — syncapi's producer defaults (``persistent=True``,
-``mandatory=True``), which the baselines set explicitly (persistence costs nothing on a
-non-durable queue: RabbitMQ keeps such a queue's messages in memory anyway).
+``mandatory=True``), which the other libraries set explicitly (persistence costs nothing
+on a non-durable queue: RabbitMQ keeps such a queue's messages in memory anyway).
 
 What is timed: publish, from the first send to the last confirm (envelope making
 included: it is what a syncapi user writes); connecting, declaring the queue, confirm
@@ -50,24 +64,12 @@ closed, how many the consume queue still holds (it must be none: every message w
 acked); the callbacks count messages and payload bytes. A run whose counts are off
 raises :class:`RuntimeError` and fails the benchmark.
 
-The table: the harness compares each variant with one baseline, so the baseline variant
-(``pika + Kombu``) runs both baselines — raw pika and Kombu, in alternating order from
-one call to the next, so that neither always meets the broker first — and reports raw
-pika's publish rate as its throughput, raw pika's consume rate as
-:data:`EXTRA_CONSUME` and Kombu's rates as :data:`EXTRA_KOMBU_PUBLISH` and
-:data:`EXTRA_KOMBU_CONSUME`. The syncapi variant reports its own publish rate as its
-throughput and its rates under the same three names, so the table's rows are, each with
-syncapi's median, the other library's median and their ratio:
-
-* ``publish: send(env) vs pika`` (the main row; goal >= 0.95x),
-* ``consume: receive() vs pika msg/s``,
-* ``vs Kombu: consume msg/s`` and ``vs Kombu: publish msg/s``,
-* ``publish: send(100 envs) vs pika msg/s``: syncapi sending :data:`BATCH` envelopes per
-  call against raw pika's one-by-one rate (the only way raw pika's blocking channel
-  publishes with confirms).
-
-The goals are >= 0.95x raw pika and >= 1.0x Kombu on both jobs; the harness shows
-``goal``/``met`` on the main row only.
+The table: each variant's throughput is its publish rate (the main row, ``publish:
+send(env)``; goal >= 0.95x raw pika), and its other figures are the extra rows
+:data:`EXTRA_CONSUME` and :data:`EXTRA_BATCH`, each with syncapi's median, the
+baseline's and their ratio, and the alternatives' medians beside them. The goals are
+>= 0.95x raw pika and >= 1.0x Kombu on both jobs; the harness shows ``goal``/``met`` on
+the main row against raw pika only.
 
 The broker: ``Params.options["url"]``, else the environment variable :data:`URL_ENV`
 (``amqp://user:password@host:port/vhost``), which ``python -m syncapi.bench amqp --url
@@ -79,16 +81,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .faststream import check_faststream_amqp, run_faststream_amqp
 from .model import Entry, Goal, Params, Sample, Variant
 
 __all__ = [
@@ -98,8 +99,6 @@ __all__ = [
     "ENTRY",
     "EXTRA_BATCH",
     "EXTRA_CONSUME",
-    "EXTRA_KOMBU_CONSUME",
-    "EXTRA_KOMBU_PUBLISH",
     "MANDATORY",
     "NO_URL",
     "PREFETCH",
@@ -108,6 +107,7 @@ __all__ = [
     "Tally",
     "broker_url",
     "check",
+    "check_kombu",
     "delete_queues",
     "fill",
     "kombu_consume",
@@ -118,10 +118,13 @@ __all__ = [
     "queue_depth",
     "raw_consume",
     "raw_publish",
-    "run_baselines",
+    "run_kombu",
+    "run_pika",
     "run_syncapi",
+    "sample_of",
     "syncapi_consume",
     "syncapi_publish",
+    "syncapi_publish_batches",
 ]
 
 URL_ENV = "SYNCAPI_BENCH_AMQP_URL"
@@ -132,8 +135,10 @@ NO_URL = (
     "`python -m tests.services start amqp` starts one and prints its URL"
 )
 """The message given when the suite has no broker URL."""
-DEFAULT_MESSAGES = 5_000
-"""Messages per run of each job (a second or two per publish job at ~3,500 msg/s)."""
+DEFAULT_MESSAGES = 3_000
+"""Messages per run of each job: one to three seconds per publish job at 1,000 to 3,000
+msg/s, so that a round of all four sides (FastStream's the slowest, about 8 s) and the
+whole entry (a warm-up and five timed rounds) stay within about two minutes."""
 PREFETCH = 100
 """The prefetch (``basic.qos`` prefetch count) of every consumer, on all three sides."""
 DELIVERY_MODE = 2
@@ -141,22 +146,17 @@ DELIVERY_MODE = 2
 MANDATORY = True
 """The ``mandatory`` flag of every publish: syncapi's default."""
 
-EXTRA_CONSUME = "consume: receive() vs pika msg/s"
-"""The extra figure of the consume job (messages per second): raw pika's in the
-baseline's samples, syncapi's in syncapi's."""
-EXTRA_KOMBU_PUBLISH = "vs Kombu: publish msg/s"
-"""The publish rate again, compared with Kombu's: Kombu's in the baseline's samples,
-syncapi's (the same as its throughput) in syncapi's."""
-EXTRA_KOMBU_CONSUME = "vs Kombu: consume msg/s"
-"""The consume rate again, compared with Kombu's: Kombu's in the baseline's samples,
-syncapi's (the same as :data:`EXTRA_CONSUME`) in syncapi's."""
+EXTRA_CONSUME = "consume msg/s"
+"""The extra figure of the consume job (messages per second), in every side's samples."""
 
-EXTRA_BATCH = "publish: send(100 envs) vs pika msg/s"
-"""syncapi publishing in sends of :data:`BATCH` envelopes (one wait for all their
-confirms) against raw pika's one-at-a-time publish rate: what a caller that has several
-messages at once gains (raw pika's ``BlockingChannel`` in confirm mode cannot pipeline)."""
+EXTRA_BATCH = "publish: 100 at a time msg/s"
+"""Publishing :data:`BATCH` messages at a time: syncapi's ``send`` of :data:`BATCH`
+envelopes (one wait for all their confirms), FastStream's ``asyncio.gather`` of
+:data:`BATCH` ``publish()`` calls. Raw pika's ``BlockingChannel`` in confirm mode cannot
+pipeline, so the baseline's figure is its one-at-a-time publish rate (what a caller that
+has several messages at once gains over it); Kombu's samples leave the key out."""
 BATCH = 100
-"""Envelopes per ``send`` call in the :data:`EXTRA_BATCH` job."""
+"""Messages per ``send`` call (or per ``gather``) in the :data:`EXTRA_BATCH` job."""
 
 _WARMUP = 1  # messages published before the clock starts, on every side
 _CLIENT_NAME = "syncapi-bench"
@@ -202,15 +202,11 @@ def broker_url(params: Params) -> str:
 
 
 def check() -> str | None:
-    """Why the entry cannot run here (pika or Kombu missing, no broker), or ``None``."""
+    """Why the entry cannot run here (pika missing, no broker), or ``None``."""
     try:
         _pika()
     except ImportError:
         return "pika is not installed (pip install 'syncapi[amqp]')"
-    try:
-        _kombu()
-    except ImportError:
-        return "Kombu, one of the baselines, is not installed (pip install 'kombu>=5.3,<6')"
     url = os.environ.get(URL_ENV)
     if not url:
         return NO_URL
@@ -226,6 +222,15 @@ def check() -> str | None:
             f"no RabbitMQ broker answers at {url} ({exc}); "
             "`python -m tests.services start amqp` starts one and prints its URL"
         )
+    return None
+
+
+def check_kombu() -> str | None:
+    """Why the Kombu alternative cannot run here (Kombu missing), or ``None``."""
+    try:
+        _kombu()
+    except ImportError as exc:
+        return f"kombu is not installed: pip install 'kombu>=5.3,<6' ({exc})"
     return None
 
 
@@ -459,7 +464,7 @@ class Measured:
     """What one library did in one run: its two timings and the counts behind them.
 
     Attributes:
-        library: ``"raw pika"``, ``"Kombu"`` or ``"syncapi"``.
+        library: ``"raw pika"``, ``"Kombu"``, ``"FastStream"`` or ``"syncapi"``.
         messages: messages each job was asked to move.
         size: their payload size in bytes.
         publish_seconds: the publish job's timed part.
@@ -482,9 +487,11 @@ class Measured:
     consumed_bytes: int
     left: int
     batch_seconds: float | None = None
-    """syncapi only: the timed part of the :data:`EXTRA_BATCH` publish job."""
+    """syncapi and FastStream only: the timed part of the :data:`EXTRA_BATCH` publish
+    job."""
     batch_published: int | None = None
-    """syncapi only: what the batch job's queue held after it (the broker's count)."""
+    """syncapi and FastStream only: what the batch job's queue held after it (the
+    broker's count)."""
 
     def verify(self) -> None:
         """Raise :class:`RuntimeError` unless the run moved exactly :attr:`messages`
@@ -621,71 +628,72 @@ def measure_syncapi(params: Params) -> Measured:
         delete_queues(url, [*queues, batch_queue])
 
 
-_baseline_calls = itertools.count()
-"""Counts :func:`run_baselines` calls: odd calls run Kombu first, even ones raw pika."""
+def sample_of(run: Measured) -> Sample:
+    """The sample of a verified run: its publish rate as the throughput,
+    :data:`EXTRA_CONSUME`, and :data:`EXTRA_BATCH` when the run had a batch job."""
+    n = run.messages
+    extra = {EXTRA_CONSUME: n / run.consume_seconds}
+    if run.batch_seconds is not None:
+        extra[EXTRA_BATCH] = n / run.batch_seconds
+    return Sample(messages=n, seconds=run.publish_seconds, extra=extra)
 
 
-def run_baselines(params: Params) -> Sample:
-    """The baseline variant: raw pika and Kombu, both jobs each (in alternating order
-    from one call to the next), verified. Its throughput is raw pika's publish rate; its
-    extras are raw pika's consume rate and Kombu's two rates."""
-    runs: list[Callable[[Params], Measured]] = [measure_pika, measure_kombu]
-    if next(_baseline_calls) % 2:
-        runs.reverse()
-    pika_run, kombu_run = sorted(
-        (run(params) for run in runs), key=lambda m: m.library != "raw pika"
-    )
-    pika_run.verify()
-    kombu_run.verify()
-    n = params.messages
-    return Sample(
-        messages=n,
-        seconds=pika_run.publish_seconds,
-        extra={
-            EXTRA_CONSUME: n / pika_run.consume_seconds,
-            EXTRA_KOMBU_PUBLISH: n / kombu_run.publish_seconds,
-            EXTRA_KOMBU_CONSUME: n / kombu_run.consume_seconds,
-            EXTRA_BATCH: n / pika_run.publish_seconds,
-        },
-    )
+def run_pika(params: Params) -> Sample:
+    """The baseline: raw pika, both jobs, verified. Its :data:`EXTRA_BATCH` is its
+    one-at-a-time publish rate (its ``BlockingChannel`` cannot pipeline confirms)."""
+    run = measure_pika(params)
+    run.verify()
+    sample = sample_of(run)
+    return dataclasses.replace(sample, extra={**sample.extra, EXTRA_BATCH: sample.rate})
+
+
+def run_kombu(params: Params) -> Sample:
+    """The Kombu alternative: both jobs, verified (no :data:`EXTRA_BATCH`: Kombu waits
+    for each confirm inside ``publish``)."""
+    run = measure_kombu(params)
+    run.verify()
+    return sample_of(run)
 
 
 def run_syncapi(params: Params) -> Sample:
-    """The syncapi variant: both jobs, verified. Its throughput is its publish rate; its
-    extras are its consume rate (twice: against raw pika's and against Kombu's) and its
-    publish rate again (against Kombu's)."""
+    """The syncapi variant: the publish jobs (one per send, :data:`BATCH` per send) and
+    the consume job, verified."""
     run = measure_syncapi(params)
     run.verify()
-    n = params.messages
-    return Sample(
-        messages=n,
-        seconds=run.publish_seconds,
-        extra={
-            EXTRA_CONSUME: n / run.consume_seconds,
-            EXTRA_KOMBU_PUBLISH: n / run.publish_seconds,
-            EXTRA_KOMBU_CONSUME: n / run.consume_seconds,
-            EXTRA_BATCH: n / (run.batch_seconds or float("nan")),
-        },
-    )
+    return sample_of(run)
 
 
 ENTRY = Entry(
     name="amqp",
     description=(
-        f"amqp:// vs raw pika and Kombu: publish with confirms (one per send), "
-        f"consume with an ack each (prefetch {PREFETCH})"
+        f"amqp:// vs raw pika (and Kombu, FastStream): publish with confirms (one per "
+        f"send), consume with an ack each (prefetch {PREFETCH})"
     ),
     baseline=Variant(
-        name="pika + Kombu",
-        run=run_baselines,
+        name="raw pika",
+        run=run_pika,
         metric="publish: basic_publish() + confirm",
     ),
     variants=(
         Variant(
             name="syncapi amqp://",
             run=run_syncapi,
-            metric="publish: send(env) vs pika",
+            metric="publish: send(env)",
             goal=Goal(min_ratio=0.95),
+        ),
+    ),
+    alternatives=(
+        Variant(
+            name="Kombu",
+            run=run_kombu,
+            metric="publish: Producer.publish() + confirm",
+            check=check_kombu,
+        ),
+        Variant(
+            name="FastStream",
+            run=run_faststream_amqp,
+            metric="publish: await broker.publish() + confirm",
+            check=check_faststream_amqp,
         ),
     ),
     default_messages=DEFAULT_MESSAGES,

@@ -1,7 +1,10 @@
-"""Entry ``kafka``: ``kafka://`` against bare kafka-python, on a real broker.
+"""Entry ``kafka``: ``kafka://`` against bare kafka-python, with FastStream alongside,
+on a real broker.
 
-Each round runs the baseline (kafka-python alone) and then syncapi, and each of the two
-does the same three jobs, every one on a fresh one-partition topic of its own:
+Each round runs the baseline (kafka-python alone), syncapi and the alternative
+FastStream (its ``KafkaBroker`` on aiokafka, in an asyncio loop: see
+:mod:`syncapi.bench.faststream`), and each of them does the same three jobs, every one
+on a fresh one-partition topic of its own:
 
 1. **produce, batched** (the table's main row): ``messages`` records of ``size`` bytes,
    100 per round trip — kafka-python ``KafkaProducer.send()`` of 100 records, then
@@ -15,6 +18,10 @@ does the same three jobs, every one on a fresh one-partition topic of its own:
    calls ``commit_async()`` once per poll batch, against syncapi
    ``subscriber.receive(callback, max_messages=messages)`` whose callback reads the
    payload, a header and the content type.
+
+FastStream does the same jobs with ``await broker.publish_batch(*100 payloads)``,
+``await broker.publish(payload)`` and a ``@broker.subscriber`` handler, and reports them
+under the same keys.
 
 Every record carries the same bytes on both sides: the payload, one ``str`` header and a
 content type, which syncapi sends as the record header ``content-type`` after the user's
@@ -31,7 +38,7 @@ defaults, i.e. ``acks="all"``, idempotence on, ``linger_ms=0``). What is timed:
 
 The harness shows the batched produce rate as each variant's throughput and the two
 other jobs as extra rows (``produce: send(env) msg/s``, ``consume: receive() msg/s``),
-each with its syncapi median, baseline median and ratio.
+each with its syncapi median, baseline median and ratio, and FastStream's median.
 
 The broker: ``Params.options["url"]``, else the environment variable
 :data:`URL_ENV` (``kafka://host:port``), which ``python -m syncapi.bench kafka --url
@@ -48,6 +55,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from .faststream import check_faststream_kafka, run_faststream_kafka
 from .model import Entry, Goal, Params, Sample, Variant
 
 __all__ = [
@@ -467,7 +475,9 @@ def run_syncapi(params: Params) -> Sample:
 
 ENTRY = Entry(
     name="kafka",
-    description="kafka:// vs bare kafka-python: produce (batched, one by one) and consume",
+    description=(
+        "kafka:// vs bare kafka-python (and FastStream): produce (batched, one by one) and consume"
+    ),
     baseline=Variant(
         name="kafka-python",
         run=run_raw,
@@ -479,6 +489,14 @@ ENTRY = Entry(
             run=run_syncapi,
             metric=f"produce: send(*{BATCH} envs)",
             goal=Goal(min_ratio=0.95),
+        ),
+    ),
+    alternatives=(
+        Variant(
+            name="FastStream",
+            run=run_faststream_kafka,
+            metric=f"produce: await publish_batch(*{BATCH})",
+            check=check_faststream_kafka,
         ),
     ),
     default_messages=DEFAULT_MESSAGES,
