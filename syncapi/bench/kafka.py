@@ -123,7 +123,7 @@ RAW_PRODUCER_SETTINGS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
     "linger_ms": 0,
-    "batch_size": 16_384,
+    "batch_size": 262_144,
     "max_request_size": 1_048_576,
     "compression_type": None,
 }
