@@ -27,6 +27,8 @@ BUILTIN_ENTRIES: dict[str, str] = {
     "ws": "syncapi.bench.ws",
     "tcp": "syncapi.bench.tcp",
     "udp": "syncapi.bench.udp",
+    "idle": "syncapi.bench.idle",
+    "latency": "syncapi.bench.latency",
 }
 """Built-in entry names and the modules that define them (as ``ENTRY``), in run order."""
 
