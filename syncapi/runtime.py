@@ -29,8 +29,9 @@ Semantics, the same for every protocol:
   runs (Kafka withdraws the messages after a rewound one in its partition: they come
   again, after it); the loop skips such a message without calling back.
 * **Stopping**: :meth:`Worker.stop` or ``Subscriber.close()`` from any thread (or a
-  signal handler) wake a blocked fetch at once through the ``_interrupt`` hook; a
-  ``stop=`` event is checked at least every ``poll_interval`` (0.5 s). Callbacks already
+  signal handler) wake a blocked fetch at once through the ``_interrupt`` hook (an idle
+  loop blocks up to ``idle_wait``, 5 s, and wakes for nothing else); a ``stop=`` event
+  is checked at least every ``poll_interval`` (0.5 s). Callbacks already
   running finish (their acks go through); fetched messages no callback has started are
   nacked for redelivery, so nothing is lost.
 """
@@ -253,7 +254,20 @@ class _Loop:
             # no lock taken: Event.wait() would, and a signal handler calling stop(0) may
             # have interrupted this very thread inside an Event.wait() on the same event
             return self.done.is_set()
-        return self.done.wait(timeout)
+        if not self.stopping:
+            return self.done.wait(timeout)
+        # An interrupt that came just before the fetch started blocking is lost (protocols
+        # need not remember it), and an idle fetch blocks up to idle_wait: interrupt again
+        # every poll_interval while we wait, so a stop never waits out idle_wait.
+        deadline = None if timeout is None else time.monotonic() + timeout
+        step = self.sub.poll_interval
+        while True:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return self.done.is_set()
+            if self.done.wait(step if left is None else min(step, left)):
+                return True
+            self.request_stop()
 
     def _should_stop(self) -> bool:
         if self.stopping:
@@ -356,7 +370,8 @@ class _Loop:
 
     # -- the dispatcher ----------------------------------------------------------------
     def _fetch(self, n: int) -> list[EnvelopeReader]:
-        wait = self.sub.poll_interval
+        # only a stop= event needs polling for: stop() and close() wake the fetch at once
+        wait = self.sub.poll_interval if self.user_stop is not None else self.sub.idle_wait
         if self.deadline is not None:
             wait = max(0.0, min(wait, self.deadline - time.monotonic()))
         return self.sub._fetch_wrapped(n, wait)

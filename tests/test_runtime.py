@@ -442,3 +442,62 @@ def test_receive_argument_types(pair: Any, kwargs: dict[str, Any], match: str) -
     with pytest.raises(ConfigError, match="timeout must be a number"):
         pub.send(b"x", timeout="1")
     assert [e.read() for e in sub.fetch(timeout=1)] == [b"kept"], "a refused call lost a message"
+
+
+class FakeLossySubscriber(core.Subscriber):
+    """A test double that records each fetch's timeout and whose interrupt is lost when
+    no fetch is blocked (protocols need not remember one). The race it stands for, a stop
+    landing between the loop's check and the fetch's wait, cannot be hit on demand."""
+
+    def __init__(self) -> None:
+        super().__init__("lossy")
+        self.timeouts: list[float | None] = []
+        self._wake = threading.Event()
+        self.blocked = threading.Event()
+        self.lose_next = False
+
+    def _fetch(self, max_messages: int, timeout: float | None) -> Sequence[core.EnvelopeReader]:
+        if self._closed:
+            raise ClosedError("closed")
+        self.timeouts.append(timeout)
+        self._wake.clear()
+        self.blocked.set()
+        self._wake.wait(timeout)
+        return []
+
+    def _interrupt(self) -> None:
+        if self.lose_next:
+            self.lose_next = False
+            return
+        self._wake.set()
+
+
+def test_an_idle_loop_waits_idle_wait_and_a_stop_event_loop_poll_interval() -> None:
+    """A start() loop only a stop can end blocks up to idle_wait per fetch (idle loops do
+    not wake twice a second); with a stop= event the fetch waits poll_interval."""
+    sub = FakeLossySubscriber()
+    worker = sub.start(lambda env: None)
+    assert sub.blocked.wait(5)
+    started = time.monotonic()
+    assert worker.stop(timeout=5) and time.monotonic() - started < 0.5
+    assert sub.timeouts == [sub.idle_wait] and sub.idle_wait == 5.0
+    sub.timeouts.clear()
+    event = threading.Event()
+    threading.Timer(0.3, event.set).start()
+    assert sub.receive(lambda env: None, stop=event) == 0
+    assert sub.timeouts and set(sub.timeouts) == {sub.poll_interval}
+    sub.close()
+
+
+def test_a_lost_interrupt_does_not_hold_a_stop_for_idle_wait() -> None:
+    """stop(timeout) interrupts again every poll_interval while it waits, so an interrupt
+    lost to the race above costs at most about poll_interval, not idle_wait."""
+    sub = FakeLossySubscriber()
+    worker = sub.start(lambda env: None)
+    assert sub.blocked.wait(5)
+    sub.lose_next = True
+    started = time.monotonic()
+    assert worker.stop(timeout=4)
+    took = time.monotonic() - started
+    assert 0.4 <= took < 1.5, f"stop took {took:.2f} s"
+    sub.close()

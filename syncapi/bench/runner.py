@@ -345,7 +345,11 @@ class Benchmark:
                 if v.name in samples
             ),
             unavailable=unavailable,
-            metrics=dict(self.entry.metrics),
+            # resolved per key present: an entry may compute its metrics (idle's levels)
+            metrics={
+                key: self.entry.metric(key)
+                for key in sorted({k for runs in samples.values() for s in runs for k in s.extra})
+            },
             rate_unit=self.entry.rate_unit,
         )
 
