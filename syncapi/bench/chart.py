@@ -16,6 +16,7 @@ drawn, with the ``Agg`` backend (no display).
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,9 +101,33 @@ def _entry_lines(result: EntryResult) -> list[ChartLine]:
     return lines
 
 
+_LEVEL = re.compile(r"^(?P<what>.*) @(?P<level>\d+)$")
+
+
+def _top_levels(lines: list[ChartLine]) -> list[ChartLine]:
+    """Of the figures measured at several levels (``"tcp: rss MiB @100"``), keep the
+    highest level only: the chart stays readable, and the table has them all."""
+    top: dict[str, int] = {}
+    for line in lines:
+        found = _LEVEL.match(line.label)
+        if found:
+            what, level = found["what"], int(found["level"])
+            top[what] = max(top.get(what, level), level)
+    kept = []
+    for line in lines:
+        found = _LEVEL.match(line.label)
+        if found is None or int(found["level"]) == top[found["what"]]:
+            kept.append(line)
+    return kept
+
+
 def chart_lines(report: Report) -> list[ChartLine]:
-    """The figures of ``report`` as the chart shows them, in report order."""
-    return [line for result in report.results for line in _entry_lines(result)]
+    """The figures of ``report`` as the chart shows them, in report order: each figure at
+    its highest level only, and without the figures that cannot differ (syncapi exactly
+    equal to the baseline with no alternative: a delivered %, a paced rate)."""
+    lines = [line for result in report.results for line in _entry_lines(result)]
+    lines = [line for line in lines if line.syncapi != 1.0 or line.alternatives]
+    return _top_levels(lines)
 
 
 def _footer(report: Report) -> str:
@@ -131,7 +156,7 @@ def write_chart(report: Report, path: str | Path, *, title: str | None = None) -
     import matplotlib.pyplot as plt
 
     names = sorted({name for line in lines for name in line.alternatives})
-    height = 1.2 + 0.32 * len(lines)
+    height = 1.6 + 0.24 * len(lines)
     figure, axes = plt.subplots(figsize=(11, height))
     try:
         ys = list(range(len(lines)))[::-1]
@@ -171,20 +196,22 @@ def write_chart(report: Report, path: str | Path, *, title: str | None = None) -
         axes.set_xticklabels([f"{t:g}x" for t in ticks])
         axes.minorticks_off()
         axes.set_yticks(ys)
-        axes.set_yticklabels([line.label for line in lines], fontsize=8)
+        axes.set_yticklabels([line.label for line in lines], fontsize=7)
+        axes.set_ylim(-0.7, len(lines) - 0.3)
         axes.set_xlabel(
             "relative to the baseline (the raw client, socket loop or queue.Queue) = 1; "
             "right is better"
         )
-        axes.set_title(
+        figure.suptitle(
             title or "syncapi against the raw clients (bar) and the alternatives (markers)",
             fontsize=10,
         )
         axes.grid(axis="x", alpha=0.3)
         axes.plot([], [], color="red", linewidth=1.5, label="goal")
-        axes.legend(loc="lower right", fontsize=8)
+        axes.legend(loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=4, fontsize=8)
         figure.text(0.01, 0.005, _footer(report), fontsize=7, va="bottom")
-        figure.tight_layout(rect=(0, 0.05, 1, 1))
+        top = 1 - 0.5 / height  # room for the title and the legend above the axes
+        figure.tight_layout(rect=(0, 0.6 / height, 1, top))
         figure.savefig(str(path), dpi=110)
     finally:
         plt.close(figure)
