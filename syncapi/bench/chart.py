@@ -156,7 +156,7 @@ def write_chart(report: Report, path: str | Path, *, title: str | None = None) -
     import matplotlib.pyplot as plt
 
     names = sorted({name for line in lines for name in line.alternatives})
-    height = 1.6 + 0.24 * len(lines)
+    height = 2.6 + 0.24 * len(lines)
     figure, axes = plt.subplots(figsize=(11, height))
     try:
         ys = list(range(len(lines)))[::-1]
