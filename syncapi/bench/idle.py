@@ -188,10 +188,11 @@ CHANNEL = "idle"
 SETTLE = 0.05
 """Seconds to wait after each level's start-up before measuring: the new threads reach
 their blocking call."""
-IDLE_WINDOW = 0.5
+IDLE_WINDOW = 5.0
 """Seconds of idling over which the largest level's CPU use is measured: syncapi's
-``poll_interval``, so that every loop that wakes up on a timer is seen waking once
-(started together, they wake together: a shorter window may see none of them)."""
+``Subscriber.idle_wait``, the longest an idle loop sleeps, so that every loop that wakes
+up on a timer is seen waking once (started together, they wake together: a shorter window
+may see all of them or none, and the median swings between the two)."""
 CLOSE_GRACE = 30.0
 """Seconds a close may take before the run fails (threads or descriptors left)."""
 PROTOCOLS_ENV = "SYNCAPI_BENCH_IDLE_PROTOCOLS"
