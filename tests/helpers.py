@@ -9,16 +9,27 @@ import time
 from pathlib import Path
 
 
-def socket_fds() -> int:
-    """Open sockets of this process (``/proc/self/fd``)."""
-    count = 0
+def socket_fds() -> frozenset[str]:
+    """This process's open sockets (``/proc/self/fd`` targets such as ``socket:[1234]``).
+
+    Compare snapshots with :func:`new_sockets`, not by count: sockets that an earlier
+    test left for the garbage collector may close while a test runs.
+    """
+    found = set()
     for fd in os.listdir("/proc/self/fd"):
         try:
-            if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
-                count += 1
+            target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
-            pass
-    return count
+            continue
+        if target.startswith("socket:"):
+            found.add(target)
+    return frozenset(found)
+
+
+def new_sockets(before: frozenset[str]) -> frozenset[str]:
+    """Sockets open now that were not open in the ``before`` snapshot (empty when none
+    leaked)."""
+    return socket_fds() - before
 
 
 def threads_named(prefix: str) -> list[str]:

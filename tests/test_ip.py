@@ -29,7 +29,7 @@ from syncapi.errors import ClosedError, ConfigError, DecodeError, MessageTooLarg
 from syncapi.headers import EMBED_MAGIC
 from syncapi.ip.wire import ipv4_header_length
 from syncapi.testing import Collector, wait_until
-from tests.helpers import socket_fds, threads_named
+from tests.helpers import new_sockets, socket_fds, threads_named
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO = 253
@@ -413,7 +413,7 @@ def test_nothing_leaks_after_close() -> None:
             producer.close()
             consumer.close()
             assert worker.join(2)
-    assert socket_fds() == before_fds
+    assert not new_sockets(before_fds), new_sockets(before_fds)
     assert ip_threads() == before_threads
 
 
