@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
+    from .bindings import Bindings
     from .runtime import AckMode, ErrorPolicy, Worker
     from .servers import ServerURL
 
@@ -181,6 +182,12 @@ class EnvelopeWriter:
 
     __slots__ = ("_bindings", "_buf", "_content_type", "_headers", "_pos")
 
+    message_bindings: ClassVar[type[Bindings] | None] = None
+    """The protocol's ``MessageBindings`` class. When set, ``bindings`` given to the
+    constructor or :meth:`set_bindings` are coerced to it (a document dict is parsed with
+    ``from_dict``; any other type is a :class:`~syncapi.errors.ConfigError`). ``None``
+    (the default, for protocols without bindings) stores them as given."""
+
     def __init__(
         self,
         payload: Payload = b"",
@@ -197,7 +204,9 @@ class EnvelopeWriter:
         self._content_type: str | None = None
         if content_type is not None:
             self.set_content_type(content_type)
-        self._bindings = bindings
+        self._bindings: Any = None
+        if bindings is not None:
+            self.set_bindings(bindings)
 
     # file-like
     def write(self, data: Payload) -> int:
@@ -238,8 +247,15 @@ class EnvelopeWriter:
         self._content_type = content_type
 
     def set_bindings(self, bindings: Any) -> None:
-        """Set the protocol's message bindings for this envelope."""
-        self._bindings = bindings
+        """Set the protocol's message bindings for this envelope: its ``MessageBindings``,
+        or their document dict (parsed with ``from_dict``); ``None`` removes them.
+
+        Raises:
+            ConfigError: bindings of another type (e.g. another protocol's), or a dict
+                the protocol's ``MessageBindings`` refuse.
+        """
+        kind = self.message_bindings
+        self._bindings = bindings if kind is None else kind.coerce(bindings)
 
     @property
     def payload(self) -> bytes:

@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 from . import core
 from .bindings import Bindings
@@ -337,12 +337,9 @@ class SocketGate:
 class DatagramEnvelopeWriter(core.EnvelopeWriter):
     """An outgoing datagram: the base of ``udp.EnvelopeWriter`` and ``ip.EnvelopeWriter``,
     which add the checks of their address form (:meth:`_address`) and name their
-    ``MessageBindings`` (:attr:`_message_bindings`)."""
+    ``MessageBindings`` (:attr:`~syncapi.EnvelopeWriter.message_bindings`)."""
 
     __slots__ = ("_remote_addr",)
-
-    _message_bindings: ClassVar[type[Bindings]]
-    """The protocol's ``MessageBindings``: ``bindings`` are coerced to it."""
 
     def __init__(
         self,
@@ -352,15 +349,8 @@ class DatagramEnvelopeWriter(core.EnvelopeWriter):
         content_type: str | None = None,
         bindings: Any = None,
     ) -> None:
-        if bindings is not None:
-            bindings = self._message_bindings.coerce(bindings)
         super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._remote_addr: Address | None = None
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's ``MessageBindings``, or their document dict (parsed with
-        ``from_dict``)."""
-        super().set_bindings(self._message_bindings.coerce(bindings))
 
     @classmethod
     def _address(cls, addr: object) -> Address:

@@ -84,6 +84,8 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     __slots__ = ("_props",)
 
+    message_bindings = MessageBindings
+
     def __init__(
         self,
         payload: core.Payload = b"",
@@ -96,10 +98,8 @@ class EnvelopeWriter(core.EnvelopeWriter):
         correlation_id: str | None = None,
         reply_to: str | None = None,
     ) -> None:
-        super().__init__(payload, headers=headers, content_type=content_type)
+        super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._props: dict[str, Any] | None = None
-        if bindings is not None:
-            self.set_bindings(bindings)
         if routing_key is not None:
             self.set_routing_key(routing_key)
         if message_id is not None:
@@ -121,15 +121,6 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     def _get(self, name: str) -> Any:
         return None if self._props is None else self._props.get(name)
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.amqp.MessageBindings` (``contentEncoding``,
-        ``messageType``), or their document dict (parsed with ``from_dict``)."""
-        if bindings is not None and not isinstance(bindings, (MessageBindings, Mapping)):
-            raise ConfigError(
-                f"an AMQP envelope takes amqp.MessageBindings or a dict, got {type(bindings).__name__}"
-            )
-        super().set_bindings(MessageBindings.coerce(bindings))
 
     def set_routing_key(self, routing_key: str | None) -> None:
         """Publish with this routing key instead of the channel address (``None``: the

@@ -109,6 +109,8 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     __slots__ = ("_method", "_query", "response")
 
+    message_bindings = MessageBindings
+
     def __init__(
         self,
         payload: core.Payload = b"",
@@ -119,13 +121,11 @@ class EnvelopeWriter(core.EnvelopeWriter):
         method: str | None = None,
         query: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
     ) -> None:
-        super().__init__(payload, headers=headers, content_type=content_type)
+        super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._method: str | None = None
         self._query: list[tuple[str, str]] | None = None
         self.response: Response | None = None
         """The answer to the last ``send`` of this envelope (``None`` before)."""
-        if bindings is not None:
-            self.set_bindings(bindings)
         if method is not None:
             self.set_method(method)
         if query is not None:
@@ -149,15 +149,6 @@ class EnvelopeWriter(core.EnvelopeWriter):
             ):
                 raise ConfigError(f"query parameters must be (str, str) pairs, got {pair!r}")
         self._query = pairs
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.http.MessageBindings`, or their document
-        dict (parsed with ``from_dict``)."""
-        if bindings is not None and not isinstance(bindings, (MessageBindings, Mapping)):
-            raise ConfigError(
-                f"an HTTP envelope takes http.MessageBindings or a dict, got {type(bindings).__name__}"
-            )
-        super().set_bindings(MessageBindings.coerce(bindings))
 
     @property
     def method(self) -> str | None:

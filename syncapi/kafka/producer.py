@@ -34,6 +34,8 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     __slots__ = ("_key", "_partition", "_timestamp_ms")
 
+    message_bindings = MessageBindings
+
     def __init__(
         self,
         payload: core.Payload = b"",
@@ -45,8 +47,6 @@ class EnvelopeWriter(core.EnvelopeWriter):
         partition: int | None = None,
         timestamp: float | None = None,
     ) -> None:
-        if bindings is not None:
-            bindings = MessageBindings.coerce(bindings)
         super().__init__(payload, headers=headers, content_type=content_type, bindings=bindings)
         self._key: bytes | None = None
         self._partition: int | None = None
@@ -57,11 +57,6 @@ class EnvelopeWriter(core.EnvelopeWriter):
             self.set_partition(partition)
         if timestamp is not None:
             self.set_timestamp(timestamp)
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.kafka.MessageBindings` (stored only), or
-        their document dict (parsed with ``from_dict``)."""
-        super().set_bindings(MessageBindings.coerce(bindings))
 
     def set_key(self, key: bytes | bytearray | memoryview | str | None) -> None:
         """Set the record key (``str`` is UTF-8 encoded; ``None`` unsets). Records with

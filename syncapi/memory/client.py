@@ -9,7 +9,7 @@ from typing import Any
 
 from .. import core
 from ..errors import ConfigError, MessageTooLarge, TimeoutError
-from ..headers import Headers, HeadersLike
+from ..headers import Headers
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, MessageBindings, OperationBindings
 from .broker import Broker, Message, _Queue, get_broker
@@ -115,28 +115,7 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        payload: core.Payload = b"",
-        *,
-        headers: HeadersLike | None = None,
-        content_type: str | None = None,
-        bindings: Any = None,
-    ) -> None:
-        if headers is None and content_type is None and bindings is None:
-            super().__init__(payload)  # keyword passing costs, and this is hot
-        else:
-            super().__init__(
-                payload,
-                headers=headers,
-                content_type=content_type,
-                bindings=MessageBindings.coerce(bindings),
-            )
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.memory.MessageBindings`, or their document dict
-        (parsed with ``from_dict``)."""
-        super().set_bindings(MessageBindings.coerce(bindings))
+    message_bindings = MessageBindings
 
 
 class EnvelopeReader(core.EnvelopeReader):

@@ -17,7 +17,7 @@ from typing import Any
 from .. import core
 from ..embedded import EmbeddedReader
 from ..errors import ReceiveError, SendError
-from ..headers import EMBED_MAGIC, HeadersLike
+from ..headers import EMBED_MAGIC
 from .bindings import MessageBindings
 
 __all__ = [
@@ -76,28 +76,7 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     __slots__ = ()
 
-    def __init__(
-        self,
-        payload: core.Payload = b"",
-        *,
-        headers: HeadersLike | None = None,
-        content_type: str | None = None,
-        bindings: Any = None,
-    ) -> None:
-        if headers is None and content_type is None and bindings is None:
-            super().__init__(payload)  # keyword passing costs, and this is hot
-        else:
-            super().__init__(
-                payload,
-                headers=headers,
-                content_type=content_type,
-                bindings=MessageBindings.coerce(bindings),
-            )
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.tcp.MessageBindings`, or their document dict
-        (parsed with ``from_dict``)."""
-        super().set_bindings(MessageBindings.coerce(bindings))
+    message_bindings = MessageBindings
 
 
 class EnvelopeReader(EmbeddedReader):

@@ -97,7 +97,7 @@ class EnvelopeWriter(DatagramEnvelopeWriter):
     default), and optionally its own destination (:meth:`set_remote_addr`)."""
 
     __slots__ = ()
-    _message_bindings = MessageBindings
+    message_bindings = MessageBindings
 
     @classmethod
     def _address(cls, addr: object) -> Address:

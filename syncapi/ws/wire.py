@@ -216,6 +216,8 @@ class EnvelopeWriter(core.EnvelopeWriter):
 
     __slots__ = ("_explicit", "_opcode")
 
+    message_bindings = MessageBindings
+
     def __init__(
         self,
         payload: Payload = b"",
@@ -231,15 +233,10 @@ class EnvelopeWriter(core.EnvelopeWriter):
                 payload,
                 headers=headers,
                 content_type=content_type,
-                bindings=MessageBindings.coerce(bindings),
+                bindings=bindings,
             )
         self._opcode: Opcode | None = Opcode.TEXT if type(payload) is str else None
         self._explicit = False  # set_opcode() was called
-
-    def set_bindings(self, bindings: Any) -> None:
-        """Set the message's :class:`~syncapi.ws.MessageBindings`, or their document dict
-        (parsed with ``from_dict``)."""
-        super().set_bindings(MessageBindings.coerce(bindings))
 
     def set_opcode(self, opcode: Opcode | int | str | None) -> None:
         """Send as ``"text"`` or ``"binary"`` (an :class:`Opcode`, 1 or 2); ``None``
