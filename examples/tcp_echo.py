@@ -19,7 +19,6 @@ import os
 import socket
 import struct
 import sys
-from typing import cast
 
 from syncapi import tcp
 
@@ -56,8 +55,8 @@ def main() -> None:
         print(f"listening on {consumer.bound_url}")
 
         with tcp.Producer(consumer.bound_url) as producer:
-            # producer.publisher() is typed as syncapi.Publisher; a tcp one has .subscriber
-            clients = [cast(tcp.Publisher, producer.publisher("echo")) for _ in range(CLIENTS)]
+            # each tcp publisher is a connection of its own, with .subscriber for answers
+            clients = [producer.publisher("echo") for _ in range(CLIENTS)]
             sent: list[list[bytes]] = []
             for client in clients:
                 messages = [os.urandom(SIZES[n % len(SIZES)]) for n in range(MESSAGES)]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import cast
 
 from syncapi import ws
 
@@ -41,8 +40,8 @@ def main() -> None:
     url = sys.argv[1] if len(sys.argv) > 1 else "ws://127.0.0.1/"
 
     with ws.Consumer(url) as consumer:
-        # every connection on /chat/<room>; typed as syncapi.Subscriber, a ws one has more
-        chat = cast(ws.Subscriber, consumer.subscriber("chat/{room}"))
+        # every connection on /chat/<room>
+        chat = consumer.subscriber("chat/{room}")
 
         def on_message(env: ws.EnvelopeReader) -> None:
             sender = env.connection  # the server's end of the sender's connection

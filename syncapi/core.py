@@ -30,10 +30,11 @@ from __future__ import annotations
 
 import threading
 import time
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
 from .errors import ClosedError, ConfigError, ReceiveError, SyncapiError
 from .headers import Headers, HeadersLike
@@ -46,6 +47,24 @@ if TYPE_CHECKING:
     from .bindings import Bindings
     from .runtime import AckMode, ErrorPolicy, Worker
     from .servers import ServerURL
+
+# The type parameters that let a protocol's classes say what they make, so that typed
+# code reaches the protocol's extras without a cast: kafka.Producer().publisher() is a
+# kafka.Publisher, whose envelope() is a kafka.EnvelopeWriter. Each defaults to the base
+# class, so a bare ``Producer`` means ``Producer[Publisher]``. The defaults (PEP 696) are
+# for type checkers only; Python before 3.13 has no ``default=`` at run time.
+if TYPE_CHECKING:
+    from typing_extensions import TypeVar
+
+    EnvelopeT = TypeVar(
+        "EnvelopeT", bound="EnvelopeWriter", default="EnvelopeWriter", covariant=True
+    )
+    PublisherT = TypeVar("PublisherT", bound="Publisher", default="Publisher", covariant=True)
+    SubscriberT = TypeVar("SubscriberT", bound="Subscriber", default="Subscriber", covariant=True)
+else:
+    EnvelopeT = typing.TypeVar("EnvelopeT", bound="EnvelopeWriter", covariant=True)
+    PublisherT = typing.TypeVar("PublisherT", bound="Publisher", covariant=True)
+    SubscriberT = typing.TypeVar("SubscriberT", bound="Subscriber", covariant=True)
 
 __all__ = [
     "Capabilities",
@@ -512,8 +531,12 @@ class _Endpoint(Closable):
         return f"<{type(self).__module__}.{type(self).__name__} {self._url}{state}>"
 
 
-class Producer(_Endpoint, ABC):
+class Producer(_Endpoint, ABC, Generic[PublisherT]):
     """A connection to a server for sending; the factory of :class:`Publisher` objects.
+
+    Generic in the publisher type it makes (a protocol declares
+    ``class Producer(core.Producer[Publisher])``), so that :meth:`publisher` is typed as
+    the protocol's publisher.
 
     Thread-safe: share one producer (and its publishers) between all threads of an app.
     Closing it closes every publisher it made, flushing what they hold.
@@ -527,7 +550,7 @@ class Producer(_Endpoint, ABC):
         operation_bindings: Any = None,
         security: Any = None,
         parameters: Mapping[str, object] | None = None,
-    ) -> Publisher:
+    ) -> PublisherT:
         """Open a channel for sending.
 
         Args:
@@ -547,17 +570,19 @@ class Producer(_Endpoint, ABC):
             self._open_publisher, channel_name, bindings, operation_bindings, security, parameters
         )
         assert isinstance(opened, Publisher), f"{type(self).__name__}._open_publisher"
-        return opened
+        return opened  # type: ignore[return-value]  # what _open_publisher made
 
     @abstractmethod
     def _open_publisher(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
-    ) -> Publisher:
+    ) -> PublisherT:
         """Hook: create the protocol's :class:`Publisher` for a concrete address."""
 
 
-class Consumer(_Endpoint, ABC):
+class Consumer(_Endpoint, ABC, Generic[SubscriberT]):
     """A connection to a server (or a listener) for receiving; makes :class:`Subscriber`\\ s.
+
+    Generic in the subscriber type it makes, as :class:`Producer` is in its publishers.
 
     Thread-safe. Closing it closes every subscriber it made, stopping their loops.
     """
@@ -570,7 +595,7 @@ class Consumer(_Endpoint, ABC):
         operation_bindings: Any = None,
         security: Any = None,
         parameters: Mapping[str, object] | None = None,
-    ) -> Subscriber:
+    ) -> SubscriberT:
         """Open a channel for receiving. Arguments as for :meth:`Producer.publisher`.
 
         Raises:
@@ -581,12 +606,12 @@ class Consumer(_Endpoint, ABC):
             self._open_subscriber, channel_name, bindings, operation_bindings, security, parameters
         )
         assert isinstance(opened, Subscriber), f"{type(self).__name__}._open_subscriber"
-        return opened
+        return opened  # type: ignore[return-value]  # what _open_subscriber made
 
     @abstractmethod
     def _open_subscriber(
         self, channel: str, bindings: Any, operation_bindings: Any, security: Any
-    ) -> Subscriber:
+    ) -> SubscriberT:
         """Hook: create the protocol's :class:`Subscriber` for an address."""
 
 
@@ -622,8 +647,12 @@ class _Channel(Closable):
         return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r}{state}>"
 
 
-class Publisher(_Channel, ABC):
+class Publisher(_Channel, ABC, Generic[EnvelopeT]):
     """A channel for sending.
+
+    Generic in its envelope type (a protocol declares
+    ``class Publisher(core.Publisher[EnvelopeWriter])`` and sets :attr:`envelope_class`
+    to the same class), so that :meth:`envelope` is typed as the protocol's writer.
 
     :meth:`send` is thread-safe and returns only when the server accepted every envelope
     (Kafka acks, AMQP confirms, HTTP 2xx, a written frame, a sent datagram), or raises
@@ -640,11 +669,13 @@ class Publisher(_Channel, ABC):
         headers: HeadersLike | None = None,
         content_type: str | None = None,
         bindings: Any = None,
-    ) -> EnvelopeWriter:
+    ) -> EnvelopeT:
         """Make a new envelope of this protocol's type."""
+        # the ignores: envelope_class is the EnvelopeT class (a ClassVar cannot say so)
         if headers is None and content_type is None and bindings is None:
-            return self.envelope_class(payload)  # keyword passing costs, and this is hot
-        return self.envelope_class(
+            # keyword passing costs, and this is hot
+            return self.envelope_class(payload)  # type: ignore[return-value]
+        return self.envelope_class(  # type: ignore[return-value]
             payload, headers=headers, content_type=content_type, bindings=bindings
         )
 

@@ -33,3 +33,18 @@ def test_ruff_format() -> None:
 def test_mypy_strict_on_the_package() -> None:
     result = _run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_typed_code_sees_each_protocols_types() -> None:
+    """``tests/typecheck/protocol_types.py``: a protocol's producer makes its publisher,
+    whose envelope is its writer, and its consumer its subscriber (no cast needed)."""
+    result = _run(
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        "--python-version",
+        "3.10",
+        "tests/typecheck/protocol_types.py",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -489,7 +489,7 @@ class Subscriber(core.Subscriber):
         self._inbox.put(_WAKE)
 
 
-class Consumer(Connected, core.Consumer):
+class Consumer(Connected, core.Consumer[Subscriber]):
     """A connection to an AMQP 0-9-1 broker for receiving; the factory of
     :class:`Subscriber`.
 

@@ -363,7 +363,7 @@ class _PublishChannel(ChannelMember):
                 batch.settle(index, error)
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """A channel for sending to an exchange or queue (see :mod:`syncapi.amqp.topology`
     for what the bindings make of the address).
 
@@ -578,7 +578,7 @@ class Publisher(core.Publisher):
         self._member.shutdown(5.0)
 
 
-class Producer(Connected, core.Producer):
+class Producer(Connected, core.Producer[Publisher]):
     """A connection to an AMQP 0-9-1 broker for sending; the factory of :class:`Publisher`.
 
     ``amqp://user:password@host:5672/vhost?option=value`` (see

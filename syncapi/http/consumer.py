@@ -390,7 +390,7 @@ class Subscriber(core.Subscriber):
         self._inbox.put(_WAKE)
 
 
-class Consumer(Serving, core.Consumer):
+class Consumer(Serving, core.Consumer[Subscriber]):
     """A WSGI application whose routes are :class:`Subscriber`\\ s.
 
     ``http://host:port/`` names where :meth:`serve` listens by default (no port: any

@@ -161,7 +161,7 @@ class EnvelopeWriter(core.EnvelopeWriter):
         return list(self._query or ())
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """A route under the producer's base URL: ``send`` makes one request per envelope,
     in order, each answered before the next; a non-2xx answer raises
     :class:`HTTPStatusError` (with the response), and the envelopes after it are not
@@ -351,7 +351,7 @@ def check_bindings(
     return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)
 
 
-class Producer(core.Producer):
+class Producer(core.Producer[Publisher]):
     """An HTTP client for ``http://host:port/base`` (or ``https://``): one
     ``requests.Session`` whose connection pool all publishers and threads share.
 
@@ -409,27 +409,6 @@ class Producer(core.Producer):
     def options(self) -> ProducerOptions:
         """The options in force."""
         return self._options
-
-    def publisher(
-        self,
-        channel_name: str,
-        bindings: Any = None,
-        *,
-        operation_bindings: Any = None,
-        security: Any = None,
-        parameters: Mapping[str, object] | None = None,
-    ) -> Publisher:
-        """Open a route under the base URL (see :meth:`syncapi.Producer.publisher`); typed
-        as the HTTP :class:`Publisher`, with :meth:`Publisher.request`."""
-        opened = super().publisher(
-            channel_name,
-            bindings,
-            operation_bindings=operation_bindings,
-            security=security,
-            parameters=parameters,
-        )
-        assert isinstance(opened, Publisher)
-        return opened
 
     @property
     def base_url(self) -> str:

@@ -57,7 +57,7 @@ def drop_everything(sock: socket.socket) -> bool:
         return False
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """One raw socket sending packets of the producer's protocol to its host (or to an
     envelope's own ``remote_addr``).
 
@@ -146,7 +146,7 @@ class Publisher(core.Publisher):
         return f"<syncapi.ip.Publisher {self._where}{state}>"
 
 
-class Producer(core.Producer):
+class Producer(core.Producer[Publisher]):
     """``ip://host?protocol=N``: the destination of every :meth:`publisher`'s packets
     and their IP protocol number.
 

@@ -214,7 +214,7 @@ class Subscriber(DatagramSubscriber):
         ]
 
 
-class Consumer(core.Consumer):
+class Consumer(core.Consumer[Subscriber]):
     """A raw socket for ``ip://host?protocol=N``, bound to ``host``: the packets of
     protocol ``N`` sent to that address are the messages of its one :meth:`subscriber`.
 

@@ -190,7 +190,7 @@ class EnvelopeReader(core.EnvelopeReader):
         super()._fail(requeue)
 
 
-class Consumer(core.Consumer):
+class Consumer(core.Consumer["Subscriber"]):
     """Receives from a Kafka cluster: ``kafka://host:9092?group_id=billing``.
 
     Options: :class:`~syncapi.kafka.ConsumerOptions` from the URL query or keywords.

@@ -138,7 +138,7 @@ class _Client:
         client.close(timeout=timeout)
 
 
-class Producer(core.Producer):
+class Producer(core.Producer["Publisher"]):
     """Sends to a Kafka cluster: ``kafka://host1:9092,host2:9092?client_id=...``.
 
     One thread-safe ``KafkaProducer`` (made and connected here) is shared by every
@@ -199,7 +199,7 @@ class Producer(core.Producer):
             self._admin.close()
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """Sends to one topic. ``send`` is thread-safe and returns when the broker
     acknowledged every record (``acks``), or raises :class:`~syncapi.errors.SendError`
     naming the envelopes that failed (the others were delivered)."""

@@ -185,7 +185,7 @@ class EnvelopeReader(core.EnvelopeReader):
         return f"memory://{broker}/{self._channel} #{self._message.seq}"
 
 
-class Producer(_MemoryEndpoint, core.Producer):
+class Producer(_MemoryEndpoint, core.Producer["Publisher"]):
     """Sends to an in-process broker: ``memory://NAME`` (see :class:`MemoryOptions`).
 
     Thread-safe; producers and consumers with the same ``NAME`` share the broker.
@@ -210,7 +210,7 @@ class Producer(_MemoryEndpoint, core.Producer):
         )
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """Sends to one channel of a ``memory://`` broker. ``send`` is thread-safe and
     returns when every envelope is in every queue of the channel."""
 
@@ -256,7 +256,7 @@ class Publisher(core.Publisher):
         self._broker.publish(self._channel, items, max_queue=options.max_queue, timeout=timeout)
 
 
-class Consumer(_MemoryEndpoint, core.Consumer):
+class Consumer(_MemoryEndpoint, core.Consumer["Subscriber"]):
     """Receives from an in-process broker: ``memory://NAME?group=G`` (see
     :class:`MemoryOptions`). Thread-safe."""
 

@@ -160,7 +160,7 @@ class ClientSubscriber(InboxSubscriber):
             _log.debug("%r: %d received messages dropped at close", self, dropped)
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """One TCP connection to the server: ``send`` writes framed messages (thread-safe;
     one ``send`` call's messages go out together, in order), :attr:`subscriber` receives.
 
@@ -447,7 +447,7 @@ class Publisher(core.Publisher):
         return f"<syncapi.tcp.Publisher {format_address(*self._address)} {self._channel!r}{state}>"
 
 
-class Producer(core.Producer):
+class Producer(core.Producer[Publisher]):
     """Dials ``tcp://host:port``: each :meth:`publisher` is one connection (see
     :class:`Publisher`). Thread-safe; closing it closes every connection it made
     (together, within ``close_timeout``)."""

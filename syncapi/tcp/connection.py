@@ -26,7 +26,7 @@ __all__ = ["Connection", "ConnectionPublisher"]
 _log = logging.getLogger("syncapi.tcp")
 
 
-class ConnectionPublisher(core.Publisher):
+class ConnectionPublisher(core.Publisher[EnvelopeWriter]):
     """The sending side of a server :class:`Connection` (``connection.publisher``), for
     code that takes a :class:`syncapi.Publisher`. ``send`` is the connection's."""
 

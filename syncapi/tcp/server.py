@@ -133,7 +133,7 @@ class Subscriber(InboxSubscriber):
             )
 
 
-class Consumer(core.Consumer):
+class Consumer(core.Consumer[Subscriber]):
     """Listens on ``tcp://host:port`` from the moment it is made (a URL without a port
     takes a free one: :attr:`address` and :attr:`bound_url` tell which). Each connection is a channel:
     take them with :meth:`subscriber`, :meth:`on_connect` or :meth:`accept` (see the

@@ -40,7 +40,7 @@ __all__ = ["Producer", "Publisher"]
 _log = logging.getLogger("syncapi.udp")
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """One UDP socket that sends datagrams to the producer's peer (or to an envelope's
     own ``remote_addr``).
 
@@ -166,7 +166,7 @@ class Publisher(core.Publisher):
         return f"<syncapi.udp.Publisher {self._where}{state}>"
 
 
-class Producer(core.Producer):
+class Producer(core.Producer[Publisher]):
     """``udp://host:port``: the peer every :meth:`publisher` sends to.
 
     The host may be a name (resolved once, here), an IPv4 or IPv6 address

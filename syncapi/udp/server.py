@@ -84,7 +84,7 @@ class Subscriber(DatagramSubscriber):
         return [EnvelopeReader(item[0], item[1], channel, self, embedded, item) for item in items]
 
 
-class Consumer(core.Consumer):
+class Consumer(core.Consumer[Subscriber]):
     """A bound ``udp://host[:port]`` socket: datagrams sent to it are the messages of its
     one :meth:`subscriber`.
 

@@ -143,7 +143,7 @@ class ClientSubscriber(InboxSubscriber):
             _log.debug("%r: %d received messages dropped at close", self, dropped)
 
 
-class Publisher(core.Publisher):
+class Publisher(core.Publisher[EnvelopeWriter]):
     """One WebSocket connection to ``ws://host:port/base/<channel>``.
 
     :meth:`send` is thread-safe and returns when the frame is written to the socket
@@ -839,7 +839,7 @@ def _query_text(name: str, value: object) -> str:
     raise ConfigError(f"query parameter {name!r}: expected str, int, float or bool, got {value!r}")
 
 
-class Producer(core.Producer):
+class Producer(core.Producer[Publisher]):
     """A ``ws://host:port/base`` client: each :meth:`publisher` is one connection.
 
     Options: :class:`~syncapi.ws.ProducerOptions`. Thread-safe; closing it closes every

@@ -55,7 +55,7 @@ _BATCH = 64  # most messages handed to the receive loop at once
 _BATCH_BYTES = 256 * 1024  # a message this big is handed over at once
 
 
-class ConnectionPublisher(core.Publisher):
+class ConnectionPublisher(core.Publisher[EnvelopeWriter]):
     """The sending side of a server :class:`Connection` (``connection.publisher``), for
     code that takes a :class:`syncapi.Publisher`. ``send`` is the connection's."""
 

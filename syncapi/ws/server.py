@@ -210,7 +210,7 @@ class _Route:
                 self.backlog.remove(conn)
 
 
-class Consumer(Serving, core.Consumer):
+class Consumer(Serving, core.Consumer[Subscriber]):
     """A WSGI application that takes WebSocket connections (see :mod:`syncapi.ws.server`).
 
     ``ws://host:port/`` names where :meth:`serve` listens by default (no port: any free
