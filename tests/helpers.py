@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import socket
+import struct
 import threading
 import time
 from pathlib import Path
@@ -70,3 +72,41 @@ def child_pids() -> list[int] | None:
         if re.search(rf"^PPid:\s*{me}$", status, re.MULTILINE):
             found.append(int(pid))
     return found
+
+
+# -- a raw TCP peer speaking tcp://'s default framing (a 4-byte big-endian length prefix) --
+def frame(data: bytes) -> bytes:
+    """``data`` framed as tcp:// frames by default: a 4-byte big-endian length prefix."""
+    return struct.pack(">I", len(data)) + data
+
+
+def read_exactly(sock: socket.socket, size: int, timeout: float = 10.0) -> bytes:
+    """Read ``size`` bytes from ``sock`` (EOFError if the other end closes first)."""
+    sock.settimeout(timeout)
+    parts = []
+    while size:
+        chunk = sock.recv(size)
+        if not chunk:
+            raise EOFError("the server closed")
+        parts.append(chunk)
+        size -= len(chunk)
+    return b"".join(parts)
+
+
+def read_frame(sock: socket.socket, timeout: float = 10.0) -> bytes:
+    """Read one length-prefixed frame from ``sock`` and return its payload."""
+    (length,) = struct.unpack(">I", read_exactly(sock, 4, timeout))
+    return read_exactly(sock, length, timeout)
+
+
+def is_disconnected(sock: socket.socket, timeout: float = 5.0) -> bool:
+    """Whether the other end closed ``sock`` (EOF or reset) within ``timeout``."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            if not sock.recv(65536):
+                return True
+    except ConnectionResetError:
+        return True
+    except OSError:
+        return False

@@ -5,17 +5,13 @@ sockets on loopback."""
 from __future__ import annotations
 
 import socket
-import struct
 import threading
 import time
 from typing import Any
 
 from syncapi import tcp
 from syncapi.testing import wait_until
-
-
-def frame(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
+from tests.helpers import frame, read_frame
 
 
 def raw_client(address: tuple[str, int]) -> socket.socket:
@@ -66,23 +62,6 @@ def test_messages_handed_back_twice_keep_their_order() -> None:
         assert seen == list(range(n)), (
             f"out of order from {next(i for i, v in enumerate(seen) if v != i)}: {seen[:40]}"
         )
-
-
-def read_exactly(sock: socket.socket, size: int, timeout: float = 5.0) -> bytes:
-    sock.settimeout(timeout)
-    parts = []
-    while size:
-        chunk = sock.recv(size)
-        if not chunk:
-            raise EOFError("the server closed")
-        parts.append(chunk)
-        size -= len(chunk)
-    return b"".join(parts)
-
-
-def read_frame(sock: socket.socket, timeout: float = 5.0) -> bytes:
-    (length,) = struct.unpack(">I", read_exactly(sock, 4, timeout))
-    return read_exactly(sock, length, timeout)
 
 
 def test_half_closed_client_gets_its_reply_with_ack_before() -> None:

@@ -20,7 +20,15 @@ from syncapi import tcp
 from syncapi.errors import ClosedError, ConfigError, ConnectError, MessageTooLarge, TimeoutError
 from syncapi.headers import EMBED_MAGIC
 from syncapi.testing import Collector, wait_until
-from tests.helpers import new_sockets, socket_fds, threads_named
+from tests.helpers import (
+    frame,
+    is_disconnected,
+    new_sockets,
+    read_exactly,
+    read_frame,
+    socket_fds,
+    threads_named,
+)
 
 
 def tcp_threads() -> list[str]:
@@ -31,40 +39,6 @@ def tcp_threads() -> list[str]:
 def consumer() -> Iterator[tcp.Consumer]:
     with tcp.Consumer("tcp://127.0.0.1") as c:
         yield c
-
-
-def frame(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
-def read_exactly(sock: socket.socket, size: int, timeout: float = 10.0) -> bytes:
-    sock.settimeout(timeout)
-    parts = []
-    while size:
-        chunk = sock.recv(size)
-        if not chunk:
-            raise EOFError("the server closed")
-        parts.append(chunk)
-        size -= len(chunk)
-    return b"".join(parts)
-
-
-def read_frame(sock: socket.socket) -> bytes:
-    (length,) = struct.unpack(">I", read_exactly(sock, 4))
-    return read_exactly(sock, length)
-
-
-def is_disconnected(sock: socket.socket, timeout: float = 5.0) -> bool:
-    """Whether the server closed ``sock`` (EOF or reset) within ``timeout``."""
-    sock.settimeout(timeout)
-    try:
-        while True:
-            if not sock.recv(65536):
-                return True
-    except ConnectionResetError:
-        return True
-    except OSError:
-        return False
 
 
 # -- the issue's done-means -----------------------------------------------------------------

@@ -24,45 +24,12 @@ from syncapi.tcp import client as tcp_client
 from syncapi.tcp.connection import Connection
 from syncapi.tcp.stream import configure as stream_configure
 from syncapi.testing import Collector, wait_until
+from tests.helpers import frame, is_disconnected, read_frame
 
 
 # -- helpers ---------------------------------------------------------------------------------
 def tcp_threads() -> set[str]:
     return {t.name for t in threading.enumerate() if t.name.startswith("syncapi-tcp")}
-
-
-def frame(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
-def read_exactly(sock: socket.socket, size: int, timeout: float = 5.0) -> bytes:
-    sock.settimeout(timeout)
-    parts = []
-    while size:
-        chunk = sock.recv(size)
-        if not chunk:
-            raise EOFError("the server closed")
-        parts.append(chunk)
-        size -= len(chunk)
-    return b"".join(parts)
-
-
-def read_frame(sock: socket.socket, timeout: float = 5.0) -> bytes:
-    (length,) = struct.unpack(">I", read_exactly(sock, 4, timeout))
-    return read_exactly(sock, length, timeout)
-
-
-def is_disconnected(sock: socket.socket, timeout: float) -> bool:
-    """Whether the other end closed ``sock`` (EOF or reset) within ``timeout``."""
-    sock.settimeout(timeout)
-    try:
-        while True:
-            if not sock.recv(65536):
-                return True
-    except ConnectionResetError:
-        return True
-    except OSError:
-        return False
 
 
 def reset(sock: socket.socket) -> None:
