@@ -44,19 +44,13 @@ VARIANTS = {
     "raw socket": bench_tcp.run_baseline,
     "syncapi": bench_tcp.run_syncapi,
 }
-SENDS = {
-    "raw socket": {
-        bench_tcp.FORTH: "raw_client_send",
-        bench_tcp.BACK: "raw_server_send",
-        bench_tcp.SEND: "raw_peer_send",
-    },
-    "syncapi": {
-        bench_tcp.FORTH: "syncapi_client_send",
-        bench_tcp.BACK: "syncapi_server_send",
-        bench_tcp.SEND: "syncapi_peer_send",
-    },
-}
-"""The names of each side's send loops, by job (job 3's sender is the peer process)."""
+SENDS = {"raw socket": "raw_send", "syncapi": "syncapi_send"}
+"""The name of each side's send loop, the same in every job this process sends in."""
+SENT_HERE = (bench_tcp.FORTH, bench_tcp.BACK, bench_tcp.SEND)
+"""The jobs this process sends in, in the order a run calls the send loop (job 3's
+sender is the peer process)."""
+SendLoop = Callable[[Any, bytes, int], float]
+"""A send loop: ``(connection, payload, n)``, the time of its first send."""
 RECEIVES: dict[str, Callable[[bench_tcp.PeerProcess, bytes, int], bench_tcp.Job]] = {
     "raw socket": bench_tcp.receive_raw,
     "syncapi": bench_tcp.receive_syncapi,
@@ -71,6 +65,26 @@ THREADS = ("bench-tcp-", "syncapi-tcp-", "syncapi[bench")
 
 def _params(size: int = SIZE) -> Params:
     return Params(messages=N, size=size)
+
+
+def _patch_send(
+    monkeypatch: pytest.MonkeyPatch,
+    library: str,
+    job: str,
+    body: Callable[[SendLoop, Any, bytes, int], float],
+) -> None:
+    """Replace ``library``'s send loop in job ``job`` (one of :data:`SENT_HERE`) by
+    ``body(real_loop, conn, payload, n)``; the other jobs keep the real loop."""
+    name = SENDS[library]
+    real = getattr(bench_tcp, name)
+    jobs = iter(SENT_HERE)
+
+    def send(conn: Any, payload: bytes, n: int) -> float:
+        if next(jobs) == job:
+            return body(real, conn, payload, n)
+        return float(real(conn, payload, n))
+
+    monkeypatch.setattr(bench_tcp, name, send)
 
 
 def _framed(*messages: bytes) -> bytes:
@@ -379,13 +393,9 @@ def test_a_lost_message_fails_the_run(
 
         monkeypatch.setattr(bench_tcp.PeerProcess, "send_to", ask_one_less)
     else:
-        name = SENDS[library][job]
-        real = getattr(bench_tcp, name)
-
-        def one_short(conn: object, payload: bytes, n: int) -> float:
-            return float(real(conn, payload, n - 1))
-
-        monkeypatch.setattr(bench_tcp, name, one_short)
+        _patch_send(
+            monkeypatch, library, job, lambda real, conn, payload, n: real(conn, payload, n - 1)
+        )
     children = child_pids()
     with pytest.raises(RuntimeError) as caught:
         VARIANTS[library](_params())
@@ -402,7 +412,7 @@ def _send_one(conn: Any, data: bytes) -> None:
         conn.send(data)
 
 
-@pytest.mark.parametrize("job", list(SENDS["raw socket"]))
+@pytest.mark.parametrize("job", SENT_HERE)
 @pytest.mark.parametrize("library", list(MEASURES))
 def test_a_damaged_message_fails_the_run(
     library: str, job: str, monkeypatch: pytest.MonkeyPatch
@@ -410,16 +420,14 @@ def test_a_damaged_message_fails_the_run(
     """One message a byte short, one a byte long and one of the right size with a byte
     changed, in the jobs this process sends (job 4 counted by the peer process): the run
     fails, with the three counted as not the payload."""
-    name = SENDS[library][job]
-    real = getattr(bench_tcp, name)
 
-    def send_damaged(conn: Any, payload: bytes, n: int) -> float:
+    def send_damaged(real: SendLoop, conn: Any, payload: bytes, n: int) -> float:
         _send_one(conn, payload[:-1])
         _send_one(conn, payload + b"!")
         _send_one(conn, payload[:-1] + bytes([payload[-1] ^ 1]))
         return float(real(conn, payload, n - 3))  # then the end marker
 
-    monkeypatch.setattr(bench_tcp, name, send_damaged)
+    _patch_send(monkeypatch, library, job, send_damaged)
     children = child_pids()
     with pytest.raises(RuntimeError) as caught:
         VARIANTS[library](_params())
@@ -453,7 +461,7 @@ def test_a_peer_that_never_gets_the_end_marker_fails_in_time(
     """Job 4 without its end marker: the peer process never reports its counts, the job
     fails when the wait runs out, and the peer process still ends."""
     payload = _params().payload()
-    name = SENDS[library][bench_tcp.SEND]
+    name = SENDS[library]  # job 4 alone sends here
 
     def without_end(conn: Any, payload: bytes, n: int) -> float:
         start = time.perf_counter()

@@ -125,6 +125,7 @@ from urllib.parse import urlsplit
 
 from . import http as bench_http
 from . import kafka as bench_kafka
+from . import peer as bench_peer
 from . import tcp as bench_tcp
 from . import udp as bench_udp
 from . import ws as bench_ws
@@ -945,7 +946,7 @@ class Child:
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self._stdin = self.process.stdin
-        self._lines = bench_tcp._Lines(self.process.stdout.fileno())
+        self._lines = bench_peer.Lines(self.process.stdout.fileno())
         self.steps: list[int] = [1]
 
     def _line(self, prefix: bytes, what: str, timeout: float) -> bytes:

@@ -9,15 +9,16 @@ big-endian length, then the message. Four jobs:
 1. **client -> server** (the table's main row), both ends in this process —
 
    * baseline: a connected ``socket`` (``TCP_NODELAY``, as syncapi sets it) and
-     ``sock.sendall(prefix + payload)`` per message from the bench's thread — one
-     system call per message, as syncapi's ``send`` makes (it also joins the prefix
-     and the payload into one buffer and writes it with one ``send``); on the server's
-     socket, a plain reader thread: ``recv(READ_SIZE)``, cut the frames out with
-     ``struct.unpack_from``, count each message (:func:`raw_read_loop`);
+     ``sock.sendall(prefix + payload)`` per message from the bench's thread
+     (:func:`raw_send`) — one system call per message, as syncapi's ``send`` makes (it
+     also joins the prefix and the payload into one buffer and writes it with one
+     ``send``); on the server's socket, a plain reader thread: ``recv(READ_SIZE)``, cut
+     the frames out with ``struct.unpack_from``, count each message
+     (:func:`raw_read_loop`);
    * syncapi: ``tcp.Producer(consumer.bound_url).publisher("bench")`` and
-     ``publisher.send(payload)`` per message, to a ``tcp.Consumer("tcp://127.0.0.1")``
-     whose ``consumer.subscriber("bench")`` runs ``subscriber.start(callback)`` (one
-     worker), the callback counting each message;
+     ``publisher.send(payload)`` per message (:func:`syncapi_send`), to a
+     ``tcp.Consumer("tcp://127.0.0.1")`` whose ``consumer.subscriber("bench")`` runs
+     ``subscriber.start(callback)`` (one worker), the callback counting each message;
 
 2. **server -> client** (the extra row :data:`EXTRA_BACK`), both ends in this process —
 
@@ -25,12 +26,14 @@ big-endian length, then the message. Four jobs:
      ``sendall``\\ s, the dialling socket's reader thread counts;
    * syncapi: ``consumer.accept()`` (the subscriber of job 1 is closed first, so the new
      connection waits for ``accept``) and ``connection.send(payload)`` per message, from
-     the bench's thread; on the client, the publisher's receive loop
-     ``publisher.subscriber.start(callback)``, the callback counting;
+     the bench's thread (:func:`syncapi_send`, the loop of job 1); on the client, the
+     publisher's receive loop ``publisher.subscriber.start(callback)``, the callback
+     counting;
 
 3. **receive (sender in another process)** (the extra row :data:`EXTRA_RECEIVE`): the
-   peer process (:class:`PeerProcess`, running :func:`peer_main`: plain socket code, the
-   same for both sides) connects and sends the frames with a plain ``sendall`` loop (one
+   peer process (:class:`PeerProcess`, a child Python started and spoken to by
+   :mod:`syncapi.bench.peer`, running :func:`peer_main`: plain socket code, the same for
+   both sides) connects and sends the frames with a plain ``sendall`` loop (one
    ready-made frame per call); measured is the receiving side in this process —
 
    * baseline: a listening socket; the accepted connection read by a thread running
@@ -45,10 +48,11 @@ big-endian length, then the message. Four jobs:
    process —
 
    * baseline: ``socket.create_connection`` (``TCP_NODELAY``) and
-     ``sock.sendall(prefix + payload)`` per message (:func:`raw_peer_send`, the loop of
-     job 1);
+     ``sock.sendall(prefix + payload)`` per message (:func:`raw_send`, the loop of
+     jobs 1 and 2);
    * syncapi: ``tcp.Producer("tcp://127.0.0.1:PORT").publisher("bench")`` and
-     ``publisher.send(payload)`` per message (:func:`syncapi_peer_send`).
+     ``publisher.send(payload)`` per message (:func:`syncapi_send`, the loop of jobs 1
+     and 2).
 
 Why jobs 3 and 4: with both ends in one process, the sender's and the receiver's Python
 share one GIL, so jobs 1 and 2 measure the *sum* of both sides' Python per message. An
@@ -84,18 +88,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import select
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from . import peer as bench_peer
 from .model import Entry, Goal, Params, Sample, Variant
 
 __all__ = [
@@ -123,19 +125,15 @@ __all__ = [
     "measure_baseline",
     "measure_syncapi",
     "peer_main",
-    "raw_client_send",
-    "raw_peer_send",
     "raw_read_loop",
-    "raw_server_send",
+    "raw_send",
     "receive_raw",
     "receive_syncapi",
     "run_baseline",
     "run_syncapi",
     "send_raw",
     "send_syncapi",
-    "syncapi_client_send",
-    "syncapi_peer_send",
-    "syncapi_server_send",
+    "syncapi_send",
 ]
 
 DEFAULT_MESSAGES = 20_000
@@ -362,10 +360,13 @@ class RawPair:
 
 
 # -- the jobs' send loops, side by side --------------------------------------------------------
-# Each sends ``n`` messages on a ready connection, then the end marker, and returns the
-# time.perf_counter() of its first send.
-def raw_client_send(sock: socket.socket, payload: bytes, n: int) -> float:
-    """Baseline, client -> server: ``sock.sendall(prefix + payload)`` per message."""
+# Each side sends with one loop in every job this process sends in (1, 2 and 4): ``n``
+# messages on a ready connection, then the end marker; it returns the time.perf_counter()
+# of its first send.
+def raw_send(sock: socket.socket, payload: bytes, n: int) -> float:
+    """Baseline: ``sock.sendall(prefix + payload)`` per message on a connected socket
+    (job 1: the dialling one; job 2: the accepted one; job 4: the one connected to the
+    peer process's reader)."""
     sendall, pack = sock.sendall, PREFIX.pack
     start = time.perf_counter()
     for _ in range(n):
@@ -374,52 +375,10 @@ def raw_client_send(sock: socket.socket, payload: bytes, n: int) -> float:
     return start
 
 
-def raw_server_send(sock: socket.socket, payload: bytes, n: int) -> float:
-    """Baseline, server -> client: the accepted socket, ``sendall(prefix + payload)`` per
-    message."""
-    sendall, pack = sock.sendall, PREFIX.pack
-    start = time.perf_counter()
-    for _ in range(n):
-        sendall(pack(len(payload)) + payload)
-    sendall(pack(len(END)) + END)
-    return start
-
-
-def raw_peer_send(sock: socket.socket, payload: bytes, n: int) -> float:
-    """Baseline, job 4 (to the peer process's reader): ``sock.sendall(prefix + payload)``
-    per message, the loop of :func:`raw_client_send`."""
-    sendall, pack = sock.sendall, PREFIX.pack
-    start = time.perf_counter()
-    for _ in range(n):
-        sendall(pack(len(payload)) + payload)
-    sendall(pack(len(END)) + END)
-    return start
-
-
-def syncapi_client_send(publisher: Any, payload: bytes, n: int) -> float:
-    """syncapi, client -> server: ``publisher.send(payload)`` per message."""
-    send = publisher.send
-    start = time.perf_counter()
-    for _ in range(n):
-        send(payload)
-    send(END)
-    return start
-
-
-def syncapi_server_send(conn: Any, payload: bytes, n: int) -> float:
-    """syncapi, server -> client: ``connection.send(payload)`` per message."""
-    send = conn.send
-    start = time.perf_counter()
-    for _ in range(n):
-        send(payload)
-    send(END)
-    return start
-
-
-def syncapi_peer_send(publisher: Any, payload: bytes, n: int) -> float:
-    """syncapi, job 4 (to the peer process's reader): ``publisher.send(payload)`` per
-    message, the loop of :func:`syncapi_client_send`."""
-    send = publisher.send
+def syncapi_send(sender: Any, payload: bytes, n: int) -> float:
+    """syncapi: ``sender.send(payload)`` per message (jobs 1 and 4: a publisher; job 2:
+    the connection ``consumer.accept()`` gave)."""
+    send = sender.send
     start = time.perf_counter()
     for _ in range(n):
         send(payload)
@@ -496,36 +455,10 @@ def peer_main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"tcp bench peer: unknown command {line!r}")
 
 
-class _Lines:
-    """Lines read from a file descriptor with ``os.read``, each within a timeout."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buffer = b""
-
-    def read(self, timeout: float) -> bytes | None:
-        """The next line without its newline; ``None`` at the end of the input.
-
-        Raises:
-            TimeoutError: no whole line within ``timeout`` seconds.
-        """
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                raise TimeoutError(f"no line within {timeout} s")
-            chunk = os.read(self.fd, 4096)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line
-
-
-class PeerProcess:
+class PeerProcess(bench_peer.PeerProcess):
     """The peer of jobs 3 and 4: a child Python process running :func:`peer_main`, the
-    same for both sides, started (and ready) outside the clock and ended by :meth:`close`
-    (or the ``with`` block).
+    same for both sides, started (and ready) outside the clock and ended by
+    :meth:`close` (or the ``with`` block); the commands of :func:`peer_main` as methods.
 
     Args:
         size: the payload size.
@@ -533,63 +466,8 @@ class PeerProcess:
     """
 
     def __init__(self, size: int, messages: int) -> None:
-        from .. import __file__ as package_file
-
-        root = str(Path(package_file).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.size = size
-        self.timeout = _deadline(messages)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from syncapi.bench.tcp import peer_main; peer_main()",
-                str(size),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-            env=env,
-        )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self._stdin = self.process.stdin
-        self._stdout = self.process.stdout
-        self._lines = _Lines(self._stdout.fileno())
-        try:
-            self._expect(b"ready", 60.0)
-        except BaseException:
-            self.close()
-            raise
-
-    def _command(self, *words: object) -> None:
-        """Write one command line to the process.
-
-        Raises:
-            RuntimeError: the process is gone.
-        """
-        try:
-            self._stdin.write(" ".join(map(str, words)).encode() + b"\n")
-        except OSError as exc:
-            code = self.process.poll()
-            raise RuntimeError(f"the peer process is gone (exit status {code}): {exc!r}") from exc
-
-    def _expect(self, word: bytes, timeout: float | None = None, name: str = "") -> bytes:
-        """The next line of the process, which must start with ``word`` (``name`` says
-        what is expected, default ``word``).
-
-        Raises:
-            RuntimeError: it said something else, ended, or said nothing in time.
-        """
-        name = name or repr(word.decode())
-        try:
-            line = self._lines.read(self.timeout if timeout is None else timeout)
-        except TimeoutError:
-            raise RuntimeError(f"the peer process did not say {name} in time") from None
-        if line is None or not line.startswith(word):
-            code = self.process.poll()
-            raise RuntimeError(f"the peer process said {line!r}, not {name} (exit status {code})")
-        return line
+        super().__init__(peer_main, [size], timeout=_deadline(messages), linger=5.0)
 
     # job 3
     def send_to(self, port: int, n: int) -> None:
@@ -628,36 +506,17 @@ class PeerProcess:
             reached_at = time.perf_counter()
             line = self._expect(b"end ", name="'end'")
         elif not line.startswith(b"end "):
-            raise RuntimeError(f"the peer process said {line!r}, not {either}")
+            raise RuntimeError(f"{self.what} said {line!r}, not {either}")
         good, size, wrong = (int(word) for word in line.split()[1:])
         seconds = reached_at - start if reached_at else float("nan")
         return Job(name, n, len(payload), seconds, good, size, wrong)
 
-    def close(self) -> None:
-        """End the process (the end of its input), waiting for it; kill it if it lingers
-        (a job that failed may leave it blocked on a socket)."""
-        with contextlib.suppress(OSError):
-            self._stdin.close()
-        try:
-            self.process.wait(5.0)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._stdout.close()
-
-    def __enter__(self) -> PeerProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 # -- jobs 3 and 4, each side --------------------------------------------------------------------
-def _peer_sends(peer: PeerProcess, port: int, counter: Counter) -> float:
-    """Job 3 once the receiver listens on ``port`` and counts into ``counter``: the peer
-    process connects and sends :data:`START`; once it was counted, ``go`` (the start
-    time, returned); then wait for :data:`END` and the peer's ``sent``."""
-    peer.send_to(port, counter.expected)
+def _peer_sends(peer: PeerProcess, counter: Counter) -> float:
+    """Job 3 once the peer process was told to connect (:meth:`PeerProcess.send_to`)
+    and the receiver counts into ``counter``: once :data:`START` was counted, ``go``
+    (the start time, returned); then wait for :data:`END` and the peer's ``sent``."""
     counter.wait_started(RECEIVE)
     start = peer.go()
     counter.wait(RECEIVE)
@@ -678,10 +537,7 @@ def receive_raw(peer: PeerProcess, payload: bytes, n: int) -> Job:
         conn.settimeout(None)
         thread = _start_reader(conn, counter, errors, "receive")
         try:
-            counter.wait_started(RECEIVE)
-            start = peer.go()
-            counter.wait(RECEIVE)
-            peer.wait_sent()
+            start = _peer_sends(peer, counter)
         finally:
             # the peer closed after END (the loop ends at the end of the stream); if the
             # job failed, this wakes the loop
@@ -706,7 +562,8 @@ def receive_syncapi(peer: PeerProcess, payload: bytes, n: int) -> Job:
         try:
             worker = subscriber.start(_syncapi_counting(counter))
             try:
-                start = _peer_sends(peer, consumer.address[1], counter)
+                peer.send_to(consumer.address[1], n)
+                start = _peer_sends(peer, counter)
             finally:
                 _stop(worker, "the receive loop (job 3)")
         finally:
@@ -716,7 +573,7 @@ def receive_syncapi(peer: PeerProcess, payload: bytes, n: int) -> Job:
 
 def send_raw(peer: PeerProcess, payload: bytes, n: int) -> Job:
     """Baseline, job 4: a plain socket connected to the peer process's reader
-    (``TCP_NODELAY``): :data:`START`, then :func:`raw_peer_send`. Returns the job, counted
+    (``TCP_NODELAY``): :data:`START`, then :func:`raw_send`. Returns the job, counted
     by the peer (not verified)."""
     port = peer.listen(n)
     with socket.create_connection((HOST, port), timeout=30) as sock:
@@ -724,14 +581,14 @@ def send_raw(peer: PeerProcess, payload: bytes, n: int) -> Job:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.sendall(_frame(START))
         peer.wait_started()
-        start = raw_peer_send(sock, payload, n)
+        start = raw_send(sock, payload, n)
         return peer.counted(SEND, payload, n, start)
 
 
 def send_syncapi(peer: PeerProcess, payload: bytes, n: int) -> Job:
     """syncapi, job 4: ``tcp.Producer("tcp://127.0.0.1:PORT").publisher("bench")``
     connected to the peer process's reader: :data:`START`, then
-    :func:`syncapi_peer_send`. Returns the job, counted by the peer (not verified)."""
+    :func:`syncapi_send`. Returns the job, counted by the peer (not verified)."""
     from .. import tcp
 
     port = peer.listen(n)
@@ -740,7 +597,7 @@ def send_syncapi(peer: PeerProcess, payload: bytes, n: int) -> Job:
         try:
             publisher.send(START)
             peer.wait_started()
-            start = syncapi_peer_send(publisher, payload, n)
+            start = syncapi_send(publisher, payload, n)
             return peer.counted(SEND, payload, n, start)
         finally:
             publisher.close()
@@ -862,28 +719,37 @@ def _stop(worker: Any, what: str) -> None:
         raise RuntimeError(f"syncapi: {what}: {worker.failed} callbacks raised (see the log)")
 
 
+def _raw_pair_job(reader: Literal["server", "client"], counter: Counter, payload: bytes) -> float:
+    """Baseline, job 1 (``reader="server"``) or job 2 (``"client"``) on a fresh
+    :class:`RawPair`: that end's reader thread counts into ``counter``, the other end
+    sends with :func:`raw_send`. Returns the start time.
+
+    Raises:
+        RuntimeError: the end marker did not come in time, or the reader failed.
+    """
+    pair = RawPair(reader)
+    if reader == "server":
+        receiving, sending, writer = pair.server, pair.client, "client"
+    else:
+        receiving, sending, writer = pair.client, pair.server, "server"
+    try:
+        pair.read(receiving, counter)
+        start = raw_send(sending, payload, counter.expected)
+        counter.wait(f"raw {writer} -> raw {reader}")
+    finally:
+        pair.close()
+    _check_errors(pair.errors, f"the raw {reader}'s reader")
+    return start
+
+
 def measure_baseline(params: Params) -> Measured:
     """Raw sockets: jobs 1 and 2 on a fresh :class:`RawPair` each, jobs 3 and 4 with a
     :class:`PeerProcess`, with the receivers' counts (not verified: see
     :meth:`Measured.verify`)."""
     payload, n = params.payload(), params.messages
     forth, back = Counter(n, payload), Counter(n, payload)
-    pair = RawPair("server")
-    try:
-        pair.read(pair.server, forth)
-        forth_start = raw_client_send(pair.client, payload, n)
-        forth.wait("raw client -> raw server")
-    finally:
-        pair.close()
-    _check_errors(pair.errors, "the raw server's reader")
-    pair = RawPair("client")
-    try:
-        pair.read(pair.client, back)
-        back_start = raw_server_send(pair.server, payload, n)
-        back.wait("raw server -> raw client")
-    finally:
-        pair.close()
-    _check_errors(pair.errors, "the raw client's reader")
+    forth_start = _raw_pair_job("server", forth, payload)
+    back_start = _raw_pair_job("client", back, payload)
     with PeerProcess(params.size, n) as peer:
         receive = receive_raw(peer, payload, n)
         send = send_raw(peer, payload, n)
@@ -894,6 +760,23 @@ def measure_baseline(params: Params) -> Measured:
         receive,
         send,
     )
+
+
+def _syncapi_send_job(sender: Any, counter: Counter, payload: bytes, what: str) -> float:
+    """syncapi, job 1 (``sender``: a publisher) or job 2 (the connection
+    ``consumer.accept()`` gave): :func:`syncapi_send`, then wait until the receiver
+    counting into ``counter`` saw :data:`END`; ``sender`` is closed after. Returns the
+    start time.
+
+    Raises:
+        RuntimeError: the end marker did not come in time.
+    """
+    try:
+        start = syncapi_send(sender, payload, counter.expected)
+        counter.wait(what)
+    finally:
+        sender.close()
+    return start
 
 
 def measure_syncapi(params: Params) -> Measured:
@@ -912,12 +795,12 @@ def measure_syncapi(params: Params) -> Measured:
         try:
             worker = subscriber.start(_syncapi_counting(forth))
             try:
-                publisher = producer.publisher(CHANNEL)
-                try:
-                    forth_start = syncapi_client_send(publisher, payload, n)
-                    forth.wait("syncapi publisher -> consumer subscriber")
-                finally:
-                    publisher.close()
+                forth_start = _syncapi_send_job(
+                    producer.publisher(CHANNEL),
+                    forth,
+                    payload,
+                    "syncapi publisher -> consumer subscriber",
+                )
             finally:
                 _stop(worker, "the server's receive loop")
         finally:
@@ -927,12 +810,12 @@ def measure_syncapi(params: Params) -> Measured:
             assert isinstance(dialled, tcp.Publisher)
             worker = dialled.subscriber.start(_syncapi_counting(back))
             try:
-                conn = consumer.accept(timeout=30.0)
-                try:
-                    back_start = syncapi_server_send(conn, payload, n)
-                    back.wait("syncapi connection -> publisher subscriber")
-                finally:
-                    conn.close()
+                back_start = _syncapi_send_job(
+                    consumer.accept(timeout=30.0),
+                    back,
+                    payload,
+                    "syncapi connection -> publisher subscriber",
+                )
             finally:
                 _stop(worker, "the client's receive loop")
         finally:

@@ -23,12 +23,13 @@ datagrams before the kernel drops any. Three jobs, each with a fresh receiver:
    to itself.
 
 2. **other process, stream** (the extra rows :data:`EXTRA_STREAM`): a sender *process*
-   (:func:`sender_main`, plain ``sendto`` in a loop; the same for both sides) sends
-   ``messages`` datagrams as fast as it can while the receiver (the raw loop, or
-   syncapi's consumer and callback) counts them. This is the usual deployment (the
-   producer is another program), and the sender does not share the receiver's GIL
-   (on two CPUs or more it may run on a CPU of its own). Timed from the command to the
-   sender process to the last datagram counted.
+   (:class:`SenderProcess`, a child Python started and spoken to by
+   :mod:`syncapi.bench.peer`, running :func:`sender_main`: plain ``sendto`` in a loop;
+   the same for both sides) sends ``messages`` datagrams as fast as it can while the
+   receiver (the raw loop, or syncapi's consumer and callback) counts them. This is the
+   usual deployment (the producer is another program), and the sender does not share
+   the receiver's GIL (on two CPUs or more it may run on a CPU of its own). Timed from
+   the command to the sender process to the last datagram counted.
 
 3. **other process, drain** (the extra rows :data:`EXTRA_DRAIN`): the receiving side's
    speed alone. The receiver is running; a pause marker makes its counting callback
@@ -69,17 +70,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import select
 import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
+from . import peer as bench_peer
 from .model import Entry, Goal, Params, Sample, Variant
 
 __all__ = [
@@ -430,37 +429,6 @@ def syncapi_send(publisher: Any, payload: bytes, n: int) -> float:
 
 
 # -- the sender process (jobs 2 and 3) ---------------------------------------------------------
-class _Lines:
-    """Lines read from a file descriptor with ``os.read`` (no buffering behind select)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self._buffer = b""
-
-    def ready(self, timeout: float) -> bool:
-        """Whether a whole line can be read now (waiting up to ``timeout`` seconds)."""
-        return b"\n" in self._buffer or bool(select.select([self.fd], [], [], timeout)[0])
-
-    def read(self, timeout: float | None = None) -> bytes | None:
-        """The next line without its newline; ``None`` at the end of the input.
-
-        Raises:
-            TimeoutError: no whole line within ``timeout`` seconds.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while b"\n" not in self._buffer:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                    raise TimeoutError(f"no line within {timeout} s")
-            chunk = os.read(self.fd, 4096)
-            if not chunk:
-                return None
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        return line
-
-
 def sender_main(argv: list[str] | None = None) -> None:
     """The sender process of jobs 2 and 3 (run by :class:`SenderProcess`): a plain UDP
     socket that sends on command, read from standard input one line at a time.
@@ -478,7 +446,7 @@ def sender_main(argv: list[str] | None = None) -> None:
     """
     args = sys.argv[1:] if argv is None else argv
     payload = Params(messages=1, size=int(args[0])).payload()
-    lines = _Lines(sys.stdin.fileno())
+    lines = bench_peer.Lines(sys.stdin.fileno())
     out = sys.stdout.fileno()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sendto = sock.sendto
@@ -504,7 +472,7 @@ def sender_main(argv: list[str] | None = None) -> None:
                 raise SystemExit(f"sender: unknown command {line!r}")
 
 
-class SenderProcess:
+class SenderProcess(bench_peer.PeerProcess):
     """The sender of jobs 2 and 3: a child Python process running :func:`sender_main`,
     the same for both sides, started (and ready) outside the clock and ended by
     :meth:`close` (or the ``with`` block).
@@ -515,50 +483,13 @@ class SenderProcess:
     """
 
     def __init__(self, size: int, messages: int) -> None:
-        from .. import __file__ as package_file
-
-        root = str(Path(package_file).resolve().parent.parent)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        self.timeout = _deadline(messages)
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from syncapi.bench.udp import sender_main; sender_main()",
-                str(size),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            bufsize=0,
-            env=env,
+        super().__init__(
+            sender_main,
+            [size],
+            timeout=_deadline(messages),
+            linger=10.0,
+            what="the sender process",
         )
-        assert self.process.stdin is not None and self.process.stdout is not None
-        self._stdin = self.process.stdin
-        self._stdout = self.process.stdout
-        self._lines = _Lines(self._stdout.fileno())
-        try:
-            self._expect(b"ready", 60.0)
-        except BaseException:
-            self.close()
-            raise
-
-    def _command(self, *words: object) -> None:
-        self._stdin.write(" ".join(map(str, words)).encode() + b"\n")
-
-    def _expect(self, word: bytes, timeout: float) -> bytes:
-        try:
-            line = self._lines.read(timeout)
-        except TimeoutError:
-            raise RuntimeError(
-                f"the sender process did not say {word.decode()!r} in time"
-            ) from None
-        if line is None or not line.startswith(word):
-            code = self.process.poll()
-            raise RuntimeError(
-                f"the sender process said {line!r}, not {word.decode()!r} (exit status {code})"
-            )
-        return line
 
     def send(self, port: int, n: int) -> None:
         """Tell the process to send ``n`` datagrams to ``port`` (returns at once)."""
@@ -566,7 +497,7 @@ class SenderProcess:
 
     def wait_sent(self) -> None:
         """Wait until the process has sent what :meth:`send` asked for."""
-        self._expect(b"sent", self.timeout)
+        self._expect(b"sent")
 
     def mark(self, port: int, counter: Counter, tag: bytes, what: str) -> None:
         """Have the process send the marker ``tag`` to ``port`` every
@@ -584,24 +515,7 @@ class SenderProcess:
                 )
         finally:
             self._command("stop", 0, 0)
-            self._expect(b"marked", self.timeout)
-
-    def close(self) -> None:
-        """End the process (the end of its input), waiting for it; kill it if it lingers."""
-        with contextlib.suppress(OSError):
-            self._stdin.close()
-        try:
-            self.process.wait(10.0)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._stdout.close()
-
-    def __enter__(self) -> SenderProcess:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            self._expect(b"marked")
 
 
 # -- the jobs ----------------------------------------------------------------------------------
