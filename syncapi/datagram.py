@@ -18,6 +18,11 @@ The life of a datagram socket here:
   protocol's limit before anything is sent (:class:`~syncapi.errors.MessageTooLarge`),
   and turns ``OSError`` into :class:`~syncapi.errors.SendError` naming the envelopes
   not sent.
+
+The protocols' classes subclass :class:`DatagramProducer`, :class:`DatagramPublisher` and
+:class:`DatagramConsumer`, which keep the socket (:class:`DatagramSocket`), open the
+channels and close; the protocols set their sockets up and name their specifics in
+class attributes.
 """
 
 from __future__ import annotations
@@ -32,8 +37,9 @@ import struct
 import sys
 import threading
 import time
+from abc import abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from . import core
 from .bindings import Bindings
@@ -42,11 +48,18 @@ from .headers import EMBED_MAGIC, HeaderPolicy, apply_header_policy
 from .inbox import Inbox, InboxSubscriber
 from .sockets import format_address, set_send_timeout
 
+if TYPE_CHECKING:
+    from .servers import ServerURL
+
 __all__ = [
     "SO_RCVBUFFORCE",
     "Address",
+    "DatagramConsumer",
     "DatagramEnvelopeWriter",
+    "DatagramProducer",
+    "DatagramPublisher",
     "DatagramSender",
+    "DatagramSocket",
     "DatagramSubscriber",
     "ReaderThread",
     "SocketGate",
@@ -57,8 +70,10 @@ __all__ = [
     "is_multicast",
     "join_group",
     "resolve",
+    "send_reply",
     "set_multicast_sending",
     "set_receive_buffer",
+    "set_unicast_ttl",
     "wildcard",
 ]
 
@@ -211,6 +226,17 @@ def set_multicast_sending(
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, index)
     except OSError as exc:
         raise ConfigError(f"{what}: cannot set the multicast options: {exc}") from exc
+
+
+def set_unicast_ttl(sock: socket.socket, family: int, ttl: int | None) -> None:
+    """Set the time to live (IPv6: hop limit) of the unicast packets ``sock`` sends;
+    ``None``: leave the system's default."""
+    if ttl is None:
+        return
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+    else:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
 
 
 def set_receive_buffer(sock: socket.socket, size: int, *, where: str, log: logging.Logger) -> int:
@@ -749,12 +775,6 @@ class DatagramSubscriber(InboxSubscriber):
         """Hook: read one batch (see :data:`ReadBatch`)."""
         raise NotImplementedError
 
-    def _reply(
-        self, envelopes: Sequence[core.EnvelopeWriter], addr: Address, timeout: float | None
-    ) -> None:
-        """Send ``envelopes`` to ``addr`` through the socket this subscriber reads."""
-        self._sender.send(envelopes, addr, timeout, own_addresses=False)
-
     def socket_wait(self) -> float:
         """How long closing the socket may wait for its users: not at all on the reader
         thread itself (a callback that closes its consumer or publisher), which is one of
@@ -770,6 +790,31 @@ class DatagramSubscriber(InboxSubscriber):
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
         return f"<{type(self).__module__}.{type(self).__name__} {self._channel!r} {self._where}{state}>"
+
+
+def send_reply(
+    subscriber: object,
+    cls: type[core.EnvelopeWriter],
+    envelopes: Sequence[core.EnvelopeWriter | core.Payload],
+    addr: Address,
+    timeout: float | None,
+) -> None:
+    """Send ``envelopes`` (``bytes``/``str`` made ``cls`` envelopes) to ``addr`` through
+    the socket ``subscriber`` reads, ignoring their own ``remote_addr``: what the
+    protocols' ``EnvelopeReader.reply`` does.
+
+    Raises:
+        ConfigError: ``subscriber`` is not a :class:`DatagramSubscriber` (the envelope was
+            not received); a bad ``timeout``; an envelope of another protocol.
+        ClosedError, MessageTooLarge, SendError, TimeoutError: as :meth:`DatagramSender.send`.
+    """
+    if not isinstance(subscriber, DatagramSubscriber):
+        raise ConfigError("this envelope was not received by a subscriber: it cannot reply")
+    if timeout is not None:
+        core.check_timeout(timeout)
+    subscriber._sender.send(
+        core.as_envelopes(subscriber, cls, envelopes), addr, timeout, own_addresses=False
+    )
 
 
 def check_channel_bindings(
@@ -826,3 +871,215 @@ def check_no_subscriber(
         f"{where} already has its subscriber ({state}): one consumer is one {socket_kind}, "
         f"read by one subscriber; make another Consumer ({other}) for another channel"
     )
+
+
+# -- endpoints: what the protocols' producers, publishers and consumers share -------------
+_SubscriberT = TypeVar("_SubscriberT", bound=DatagramSubscriber)
+_EnvelopeT = TypeVar("_EnvelopeT", bound=DatagramEnvelopeWriter)
+_PublisherT = TypeVar("_PublisherT", bound="DatagramPublisher[Any]")
+_OptionsT = TypeVar("_OptionsT", bound="_ReaderOptions")
+
+
+class _SenderOptions(Protocol):
+    """What :meth:`DatagramSocket._use_socket` reads of a producer's or consumer's options."""
+
+    @property
+    def headers(self) -> HeaderPolicy: ...
+    @property
+    def timeout(self) -> float: ...
+
+
+class _ReaderOptions(_SenderOptions, Protocol):
+    """What :meth:`DatagramSocket._new_reader` reads of them."""
+
+    @property
+    def max_pending(self) -> int: ...
+
+
+class DatagramSocket:
+    """The one socket of a datagram publisher or consumer: its :class:`SocketGate`, the
+    :class:`DatagramSender` on it and the :class:`DatagramSubscriber` reading it.
+
+    A mixin of :class:`DatagramPublisher` and :class:`DatagramConsumer`. The protocol's
+    class names its logger (:attr:`_log`) and what one message is called in errors
+    (:attr:`_noun`); its ``__init__`` sets ``_where`` before :meth:`_use_socket`.
+    """
+
+    _log: ClassVar[logging.Logger]
+    """The protocol's logger, handed to its subscribers."""
+    _noun: ClassVar[str] = "datagram"
+    """What one message is called in errors (see :class:`DatagramSender`)."""
+    _scheme: str  # names the reader threads: syncapi-<scheme>-read-<channel>
+    _where: str
+    _gate: SocketGate
+    _sender: DatagramSender
+
+    def _use_socket(self, sock: socket.socket, options: _SenderOptions, limit: int) -> None:
+        """Keep ``sock``, with its gate and its sender (``limit``: the largest message in
+        bytes): the last step of setting it up, inside the ``try`` that closes the socket
+        if a step fails (setting the send timeout may)."""
+        self._gate = SocketGate(sock)
+        self._sender = DatagramSender(
+            self._gate,
+            policy=options.headers,
+            limit=limit,
+            where=self._where,
+            timeout=options.timeout,
+            noun=self._noun,
+        )
+
+    def _new_reader(
+        self,
+        cls: type[_SubscriberT],
+        channel: str,
+        bindings: Any,
+        operation_bindings: Any,
+        options: _ReaderOptions,
+        **extra: Any,
+    ) -> _SubscriberT:
+        """A ``cls`` that reads this socket and replies through it, its reader thread
+        started; ``extra``: the protocol's own arguments."""
+        return cls(
+            channel,
+            bindings=bindings,
+            operation_bindings=operation_bindings,
+            gate=self._gate,
+            sender=self._sender,
+            max_pending=options.max_pending,
+            embedded=options.headers == "embed",
+            thread_name=f"syncapi-{self._scheme}-read-{channel}",
+            where=self._where,
+            log=self._log,
+            **extra,
+        )
+
+    def _close_socket(self, subscriber: DatagramSubscriber | None, timeout: float) -> None:
+        """Close ``subscriber`` (waiting up to ``timeout`` seconds for its callbacks),
+        then the socket: see :meth:`DatagramSubscriber.socket_wait`."""
+        wait = 2.0
+        if subscriber is not None:
+            subscriber.close(timeout=timeout)
+            wait = subscriber.socket_wait()
+        self._gate.close(wait)
+
+
+def _checked(
+    endpoint: DatagramProducer[Any] | DatagramConsumer[Any, Any],
+    bindings: object,
+    operation_bindings: object,
+    security: object,
+) -> tuple[Any, Any]:
+    """The bindings of a channel ``endpoint`` opens, as its protocol's classes (see
+    :func:`check_channel_bindings`)."""
+    return check_channel_bindings(
+        endpoint.scheme, bindings, operation_bindings, security, *endpoint._binding_types
+    )
+
+
+class DatagramProducer(core.Producer[_PublisherT]):
+    """The base of ``udp.Producer`` and ``ip.Producer``: the peer every publisher sends
+    to. The protocol's ``__init__`` resolves ``_peer``; its class names
+    its bindings (:attr:`_binding_types`) and its publisher (:attr:`_publisher_class`)."""
+
+    _binding_types: ClassVar[tuple[type[Bindings], type[Bindings]]]
+    """The protocol's ``ChannelBindings`` and ``OperationBindings``."""
+    _publisher_class: type[_PublisherT]
+    """The protocol's ``Publisher``."""
+    _peer: Address
+
+    def _open_publisher(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> _PublisherT:
+        bindings, operation_bindings = _checked(self, bindings, operation_bindings, security)
+        if self._closed:
+            raise ClosedError(f"{self!r} is closed")
+        return self._publisher_class(self, channel, bindings, operation_bindings)
+
+
+class DatagramPublisher(DatagramSocket, core.Publisher[_EnvelopeT]):
+    """The base of ``udp.Publisher`` and ``ip.Publisher``: one socket that sends to the
+    producer's peer. The protocol's ``__init__`` opens the socket, sets it up and keeps
+    it (:meth:`_use_socket`)."""
+
+    def __init__(
+        self,
+        producer: DatagramProducer[Any],
+        channel: str,
+        bindings: Any,
+        operation_bindings: Any,
+    ) -> None:
+        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        self._scheme = producer.scheme
+        self._peer = producer._peer
+
+    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
+        self._sender.send(envelopes, self._peer, timeout)
+
+    def _close(self) -> None:
+        self._gate.close()
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<syncapi.{self._scheme}.Publisher {self._where}{state}>"
+
+
+class DatagramConsumer(
+    DatagramSocket, core.Consumer[_SubscriberT], Generic[_SubscriberT, _OptionsT]
+):
+    """The base of ``udp.Consumer`` and ``ip.Consumer``: one bound socket, read by one
+    subscriber. The protocol's ``__init__`` resolves its options (``_options``), opens,
+    sets up and binds the socket and keeps it (:meth:`_use_socket`); its class names its
+    bindings, its subscriber and what its one-subscriber error says (class attributes).
+    """
+
+    _binding_types: ClassVar[tuple[type[Bindings], type[Bindings]]]
+    """The protocol's ``ChannelBindings`` and ``OperationBindings``."""
+    _subscriber_class: type[_SubscriberT]
+    """The protocol's ``Subscriber``."""
+    _socket_kind: ClassVar[str]
+    """What one consumer is, for the one-subscriber error: ``"bound socket"``..."""
+    _other: ClassVar[str]
+    """What to make a consumer for instead, for the same error: ``"another port"``..."""
+    _options: _OptionsT
+
+    def __init__(self, url: ServerURL | str) -> None:
+        super().__init__(url)
+        self._scheme = self.scheme
+        self._subscriber: _SubscriberT | None = None
+        self._sub_lock = threading.Lock()
+
+    @property
+    @abstractmethod
+    def bound_url(self) -> str:
+        """The URL of the bound socket, for a producer."""
+
+    def _subscriber_extras(self) -> dict[str, Any]:
+        """Hook: the protocol's own arguments of its subscriber (none)."""
+        return {}
+
+    def _open_subscriber(
+        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
+    ) -> _SubscriberT:
+        bindings, operation_bindings = _checked(self, bindings, operation_bindings, security)
+        with self._sub_lock:
+            check_no_subscriber(
+                self._subscriber, self._where, socket_kind=self._socket_kind, other=self._other
+            )
+            sub = self._new_reader(
+                self._subscriber_class,
+                channel,
+                bindings,
+                operation_bindings,
+                self._options,
+                **self._subscriber_extras(),
+            )
+            self._subscriber = sub
+        return sub
+
+    def _close(self) -> None:
+        # the subscriber is closed by core.Consumer.close() already, normally
+        self._close_socket(self._subscriber, 0)
+
+    def __repr__(self) -> str:
+        state = " closed" if self._closed else ""
+        return f"<syncapi.{self.scheme}.Consumer {self.bound_url}{state}>"

@@ -15,19 +15,17 @@ import ctypes
 import logging
 import socket
 import struct
-from collections.abc import Sequence
 from typing import Any
 
-from .. import core
 from ..datagram import (
     Address,
-    DatagramSender,
-    SocketGate,
-    check_channel_bindings,
+    DatagramProducer,
+    DatagramPublisher,
     host_family,
     resolve,
+    set_unicast_ttl,
 )
-from ..errors import ClosedError, ConfigError, ConnectError
+from ..errors import ConfigError, ConnectError
 from ..servers import ServerURL, resolve_options
 from .bindings import ChannelBindings, OperationBindings
 from .options import ProducerOptions
@@ -57,7 +55,7 @@ def drop_everything(sock: socket.socket) -> bool:
         return False
 
 
-class Publisher(core.Publisher[EnvelopeWriter]):
+class Publisher(DatagramPublisher[EnvelopeWriter]):
     """One raw socket sending packets of the producer's protocol to its host (or to an
     envelope's own ``remote_addr``).
 
@@ -69,24 +67,20 @@ class Publisher(core.Publisher[EnvelopeWriter]):
     """
 
     envelope_class = EnvelopeWriter
+    _noun = "packet payload"
 
     def __init__(
         self, producer: Producer, channel: str, bindings: Any, operation_bindings: Any
     ) -> None:
-        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        super().__init__(producer, channel, bindings, operation_bindings)
         opts = producer.options
         family = producer.family
-        self._peer = producer.peer
         self._protocol = producer.protocol
         self._where = f"ip publisher {channel!r} to {self._peer[0]} protocol {self._protocol}"
         sock = raw_socket(family, self._protocol, self._where)
         try:
             self._filtered = drop_everything(sock)
-            if opts.ttl is not None:
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, opts.ttl)
-                else:
-                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, opts.ttl)
+            set_unicast_ttl(sock, family, opts.ttl)
             if opts.source is not None:
                 _, source = resolve(
                     opts.source,
@@ -101,15 +95,7 @@ class Publisher(core.Publisher[EnvelopeWriter]):
                     raise ConnectError(
                         f"{self._where}: cannot send from {opts.source!r}: {exc}"
                     ) from exc
-            self._gate = SocketGate(sock)
-            self._sender = DatagramSender(
-                self._gate,
-                policy=opts.headers,
-                limit=max_payload(family),
-                where=self._where,
-                timeout=opts.timeout,
-                noun="packet payload",
-            )
+            self._use_socket(sock, opts, max_payload(family))
         except BaseException:
             sock.close()
             raise
@@ -135,18 +121,8 @@ class Publisher(core.Publisher[EnvelopeWriter]):
         ``FIONREAD`` that nothing waits in its receive buffer."""
         return self._gate.sock.fileno()
 
-    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
-        self._sender.send(envelopes, self._peer, timeout)
 
-    def _close(self) -> None:
-        self._gate.close()
-
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<syncapi.ip.Publisher {self._where}{state}>"
-
-
-class Producer(core.Producer[Publisher]):
+class Producer(DatagramProducer[Publisher]):
     """``ip://host?protocol=N``: the destination of every :meth:`publisher`'s packets
     and their IP protocol number.
 
@@ -159,6 +135,8 @@ class Producer(core.Producer[Publisher]):
 
     scheme = "ip"
     capabilities = CAPABILITIES
+    _binding_types = (ChannelBindings, OperationBindings)
+    _publisher_class = Publisher
 
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
@@ -201,13 +179,3 @@ class Producer(core.Producer[Publisher]):
     def protocol(self) -> int:
         """The IP protocol number."""
         return self._protocol
-
-    def _open_publisher(
-        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
-    ) -> Publisher:
-        bindings, operation_bindings = check_channel_bindings(
-            "ip", bindings, operation_bindings, security, ChannelBindings, OperationBindings
-        )
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        return Publisher(self, channel, bindings, operation_bindings)

@@ -20,20 +20,17 @@ from __future__ import annotations
 import ipaddress
 import logging
 import socket
-import threading
 import time
 from typing import Any
 
 from .. import core
 from ..datagram import (
-    DatagramSender,
+    DatagramConsumer,
     DatagramSubscriber,
-    SocketGate,
-    check_channel_bindings,
-    check_no_subscriber,
     host_family,
     resolve,
     set_receive_buffer,
+    set_unicast_ttl,
 )
 from ..errors import ConfigError, ConnectError, DecodeError
 from ..servers import ServerURL, resolve_options
@@ -214,7 +211,7 @@ class Subscriber(DatagramSubscriber):
         ]
 
 
-class Consumer(core.Consumer[Subscriber]):
+class Consumer(DatagramConsumer[Subscriber, ConsumerOptions]):
     """A raw socket for ``ip://host?protocol=N``, bound to ``host``: the packets of
     protocol ``N`` sent to that address are the messages of its one :meth:`subscriber`.
 
@@ -230,6 +227,12 @@ class Consumer(core.Consumer[Subscriber]):
 
     scheme = "ip"
     capabilities = CAPABILITIES
+    _log = _log
+    _noun = "packet payload"
+    _binding_types = (ChannelBindings, OperationBindings)
+    _subscriber_class = Subscriber
+    _socket_kind = "raw socket"
+    _other = "another address or protocol"
 
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
@@ -255,10 +258,7 @@ class Consumer(core.Consumer[Subscriber]):
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-                if opts.ttl is not None:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, opts.ttl)
-            elif opts.ttl is not None:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, opts.ttl)
+            set_unicast_ttl(sock, family, opts.ttl)
             try:
                 sock.bind(addr)
                 if peer is not None and not wildcard:
@@ -267,15 +267,7 @@ class Consumer(core.Consumer[Subscriber]):
                 raise ConnectError(f"{self._where}: cannot bind {addr[0]}: {exc}") from exc
             self._host = str(sock.getsockname()[0])
             self._where = f"ip consumer {self._host} protocol {protocol}"
-            self._gate = SocketGate(sock)
-            self._sender = DatagramSender(
-                self._gate,
-                policy=opts.headers,
-                limit=max_payload(family),
-                where=self._where,
-                timeout=opts.timeout,
-                noun="packet payload",
-            )
+            self._use_socket(sock, opts, max_payload(family))
         except BaseException:
             sock.close()
             raise
@@ -283,8 +275,6 @@ class Consumer(core.Consumer[Subscriber]):
         self._peer = None if peer is None else str(peer[0]).split("%", 1)[0]
         # a wildcard consumer with a peer filters in its reader (see the module docstring)
         self._only_from = self._peer if wildcard else None
-        self._subscriber: Subscriber | None = None
-        self._sub_lock = threading.Lock()
 
     @property
     def options(self) -> ConsumerOptions:
@@ -325,45 +315,5 @@ class Consumer(core.Consumer[Subscriber]):
         sub = self._subscriber
         return 0 if sub is None else sub.malformed
 
-    def _open_subscriber(
-        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
-    ) -> Subscriber:
-        bindings, operation_bindings = check_channel_bindings(
-            "ip", bindings, operation_bindings, security, ChannelBindings, OperationBindings
-        )
-        with self._sub_lock:
-            check_no_subscriber(
-                self._subscriber,
-                self._where,
-                socket_kind="raw socket",
-                other="another address or protocol",
-            )
-            sub = Subscriber(
-                channel,
-                bindings=bindings,
-                operation_bindings=operation_bindings,
-                gate=self._gate,
-                sender=self._sender,
-                max_pending=self._options.max_pending,
-                embedded=self._options.headers == "embed",
-                thread_name=f"syncapi-ip-read-{channel}",
-                where=self._where,
-                log=_log,
-                family=self._family,
-                protocol=self._protocol,
-                only_from=self._only_from,
-            )
-            self._subscriber = sub
-        return sub
-
-    def _close(self) -> None:
-        sub = self._subscriber
-        wait = 2.0
-        if sub is not None:
-            sub.close(timeout=0)  # closed by core.Consumer.close() already, normally
-            wait = sub.socket_wait()
-        self._gate.close(wait)
-
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<syncapi.ip.Consumer {self.bound_url}{state}>"
+    def _subscriber_extras(self) -> dict[str, Any]:
+        return {"family": self._family, "protocol": self._protocol, "only_from": self._only_from}

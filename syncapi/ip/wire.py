@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from .. import core
 from ..core import Capabilities
-from ..datagram import Address, DatagramEnvelopeWriter, DatagramSubscriber
+from ..datagram import Address, DatagramEnvelopeWriter, DatagramSubscriber, send_reply
 from ..embedded import EmbeddedReader
 from ..errors import ConfigError, DecodeError
 from ..headers import EMBED_MAGIC
@@ -126,9 +125,7 @@ class EnvelopeWriter(DatagramEnvelopeWriter):
     __slots__ = ()
     message_bindings = MessageBindings
 
-    @classmethod
-    def _address(cls, addr: object) -> Address:
-        return check_address(addr)
+    _address = staticmethod(check_address)
 
     def set_remote_addr(self, addr: Any) -> None:
         """Send this packet to ``addr`` — a host (``"192.0.2.7"``), or ``(host, 0)`` as
@@ -248,20 +245,9 @@ class EnvelopeReader(EmbeddedReader):
             ClosedError: the consumer is closed.
             MessageTooLarge, SendError, TimeoutError: as for ``Publisher.send``.
         """
-        sub = self._subscriber
-        if not isinstance(sub, DatagramSubscriber):
-            raise ConfigError("this envelope was not received by a subscriber: it cannot reply")
-        if timeout is not None:
-            core.check_timeout(timeout)
-        sub._reply(_as_writers(sub, envelopes), self._remote_addr, timeout)
+        send_reply(self._subscriber, EnvelopeWriter, envelopes, self._remote_addr, timeout)
 
     @property
     def identity(self) -> str:
         """The channel and the source address, for logs."""
         return f"channel {self._channel!r} from {self.source}"
-
-
-def _as_writers(
-    sender: object, envelopes: Sequence[core.EnvelopeWriter | core.Payload]
-) -> list[core.EnvelopeWriter]:
-    return core.as_envelopes(sender, EnvelopeWriter, envelopes)

@@ -12,22 +12,20 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Sequence
 from typing import Any
 
 from .. import core
 from ..datagram import (
     Address,
-    DatagramSender,
-    SocketGate,
-    check_channel_bindings,
+    DatagramProducer,
+    DatagramPublisher,
     host_family,
     resolve,
     set_multicast_sending,
     set_receive_buffer,
     wildcard,
 )
-from ..errors import ClosedError, ConnectError
+from ..errors import ConnectError
 from ..servers import ServerURL, resolve_options
 from ..sockets import format_address
 from .bindings import ChannelBindings, OperationBindings
@@ -40,7 +38,7 @@ __all__ = ["Producer", "Publisher"]
 _log = logging.getLogger("syncapi.udp")
 
 
-class Publisher(core.Publisher[EnvelopeWriter]):
+class Publisher(DatagramPublisher[EnvelopeWriter]):
     """One UDP socket that sends datagrams to the producer's peer (or to an envelope's
     own ``remote_addr``).
 
@@ -52,13 +50,13 @@ class Publisher(core.Publisher[EnvelopeWriter]):
     """
 
     envelope_class = EnvelopeWriter
+    _log = _log
 
     def __init__(
         self, producer: Producer, channel: str, bindings: Any, operation_bindings: Any
     ) -> None:
-        super().__init__(channel, bindings=bindings, operation_bindings=operation_bindings)
+        super().__init__(producer, channel, bindings, operation_bindings)
         opts = self._options = producer.options
-        self._peer = producer.peer
         family = producer.family
         self._where = (
             f"udp publisher {channel!r} to {format_address(str(self._peer[0]), self._peer[1])}"
@@ -79,14 +77,7 @@ class Publisher(core.Publisher[EnvelopeWriter]):
                 sock.bind((wildcard(family), 0))
             except OSError as exc:
                 raise ConnectError(f"{self._where}: cannot bind a local port: {exc}") from exc
-            self._gate = SocketGate(sock)
-            self._sender = DatagramSender(
-                self._gate,
-                policy=opts.headers,
-                limit=max_datagram(family),
-                where=self._where,
-                timeout=opts.timeout,
-            )
+            self._use_socket(sock, opts, max_datagram(family))
         except BaseException:
             sock.close()
             raise
@@ -120,17 +111,8 @@ class Publisher(core.Publisher[EnvelopeWriter]):
                 self._check_open()
                 opts = self._options
                 set_receive_buffer(self._gate.sock, opts.rcvbuf, where=self._where, log=_log)
-                self._subscriber = Subscriber(
-                    self._channel,
-                    bindings=self._bindings,
-                    operation_bindings=self._operation_bindings,
-                    gate=self._gate,
-                    sender=self._sender,
-                    max_pending=opts.max_pending,
-                    embedded=opts.headers == "embed",
-                    thread_name=f"syncapi-udp-read-{self._channel}",
-                    where=self._where,
-                    log=_log,
+                self._subscriber = self._new_reader(
+                    Subscriber, self._channel, self._bindings, self._operation_bindings, opts
                 )
             return self._subscriber
 
@@ -149,24 +131,13 @@ class Publisher(core.Publisher[EnvelopeWriter]):
             return  # the usual case, the short way: no envelope
         super().send(*envelopes, timeout=timeout)
 
-    def _send(self, envelopes: Sequence[core.EnvelopeWriter], timeout: float | None) -> None:
-        self._sender.send(envelopes, self._peer, timeout)
-
     def _close(self) -> None:
         with self._sub_lock:
             sub = self._subscriber
-        wait = 2.0
-        if sub is not None:
-            sub.close(timeout=2.0)
-            wait = sub.socket_wait()
-        self._gate.close(wait)
-
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<syncapi.udp.Publisher {self._where}{state}>"
+        self._close_socket(sub, 2.0)
 
 
-class Producer(core.Producer[Publisher]):
+class Producer(DatagramProducer[Publisher]):
     """``udp://host:port``: the peer every :meth:`publisher` sends to.
 
     The host may be a name (resolved once, here), an IPv4 or IPv6 address
@@ -177,6 +148,8 @@ class Producer(core.Producer[Publisher]):
 
     scheme = "udp"
     capabilities = CAPABILITIES
+    _binding_types = (ChannelBindings, OperationBindings)
+    _publisher_class = Publisher
 
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
@@ -204,13 +177,3 @@ class Producer(core.Producer[Publisher]):
     def family(self) -> int:
         """The peer's address family (``socket.AF_INET`` or ``socket.AF_INET6``)."""
         return self._family
-
-    def _open_publisher(
-        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
-    ) -> Publisher:
-        bindings, operation_bindings = check_channel_bindings(
-            "udp", bindings, operation_bindings, security, ChannelBindings, OperationBindings
-        )
-        if self._closed:
-            raise ClosedError(f"{self!r} is closed")
-        return Publisher(self, channel, bindings, operation_bindings)

@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 from typing import Any
 
 from .. import core
 from ..datagram import (
-    DatagramSender,
+    DatagramConsumer,
     DatagramSubscriber,
-    SocketGate,
-    check_channel_bindings,
-    check_no_subscriber,
     host_family,
     interface_spec,
     is_multicast,
@@ -84,7 +80,7 @@ class Subscriber(DatagramSubscriber):
         return [EnvelopeReader(item[0], item[1], channel, self, embedded, item) for item in items]
 
 
-class Consumer(core.Consumer[Subscriber]):
+class Consumer(DatagramConsumer[Subscriber, ConsumerOptions]):
     """A bound ``udp://host[:port]`` socket: datagrams sent to it are the messages of its
     one :meth:`subscriber`.
 
@@ -101,6 +97,11 @@ class Consumer(core.Consumer[Subscriber]):
 
     scheme = "udp"
     capabilities = CAPABILITIES
+    _log = _log
+    _binding_types = (ChannelBindings, OperationBindings)
+    _subscriber_class = Subscriber
+    _socket_kind = "bound socket"
+    _other = "another port"
 
     def __init__(self, url: ServerURL | str, **options: Any) -> None:
         super().__init__(url)
@@ -137,21 +138,11 @@ class Consumer(core.Consumer[Subscriber]):
             name = sock.getsockname()
             self._address: tuple[str, int] = (name[0], name[1])
             self._where = f"udp consumer {format_address(name[0], name[1])}"
-            self._gate = SocketGate(sock)
-            self._sender = DatagramSender(
-                self._gate,
-                policy=opts.headers,
-                limit=max_datagram(family),
-                where=self._where,
-                timeout=opts.timeout,
-            )
+            self._use_socket(sock, opts, max_datagram(family))
         except BaseException:
             sock.close()
             raise
-        self._family = family
         self._group = group
-        self._subscriber: Subscriber | None = None
-        self._sub_lock = threading.Lock()
 
     @property
     def options(self) -> ConsumerOptions:
@@ -179,43 +170,6 @@ class Consumer(core.Consumer[Subscriber]):
     def multicast(self) -> bool:
         """Whether the consumer is a member of a multicast group (its URL's host)."""
         return self._group
-
-    def _open_subscriber(
-        self, channel: str, bindings: Any, operation_bindings: Any, security: Any
-    ) -> Subscriber:
-        bindings, operation_bindings = check_channel_bindings(
-            "udp", bindings, operation_bindings, security, ChannelBindings, OperationBindings
-        )
-        with self._sub_lock:
-            check_no_subscriber(
-                self._subscriber, self._where, socket_kind="bound socket", other="another port"
-            )
-            sub = Subscriber(
-                channel,
-                bindings=bindings,
-                operation_bindings=operation_bindings,
-                gate=self._gate,
-                sender=self._sender,
-                max_pending=self._options.max_pending,
-                embedded=self._options.headers == "embed",
-                thread_name=f"syncapi-udp-read-{channel}",
-                where=self._where,
-                log=_log,
-            )
-            self._subscriber = sub
-        return sub
-
-    def _close(self) -> None:
-        sub = self._subscriber
-        wait = 2.0
-        if sub is not None:
-            sub.close(timeout=0)  # closed by core.Consumer.close() already, normally
-            wait = sub.socket_wait()
-        self._gate.close(wait)
-
-    def __repr__(self) -> str:
-        state = " closed" if self._closed else ""
-        return f"<syncapi.udp.Consumer {self.bound_url}{state}>"
 
 
 def _host_port(url: ServerURL, side: str) -> tuple[str, int]:

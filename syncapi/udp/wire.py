@@ -23,12 +23,11 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
 from typing import Any
 
 from .. import core
 from ..core import Capabilities
-from ..datagram import Address, DatagramEnvelopeWriter, DatagramSubscriber
+from ..datagram import Address, DatagramEnvelopeWriter, DatagramSubscriber, send_reply
 from ..embedded import EmbeddedReader
 from ..errors import ConfigError
 from ..headers import EMBED_MAGIC
@@ -99,9 +98,7 @@ class EnvelopeWriter(DatagramEnvelopeWriter):
     __slots__ = ()
     message_bindings = MessageBindings
 
-    @classmethod
-    def _address(cls, addr: object) -> Address:
-        return check_address(addr)
+    _address = staticmethod(check_address)
 
     def set_remote_addr(self, addr: Any) -> None:
         """Send this envelope to ``addr``, ``(host, port)`` (IPv6 also ``(host, port,
@@ -161,21 +158,10 @@ class EnvelopeReader(EmbeddedReader):
             ClosedError: that socket is closed.
             MessageTooLarge, SendError, TimeoutError: as for ``Publisher.send``.
         """
-        sub = self._subscriber
-        if not isinstance(sub, DatagramSubscriber):
-            raise ConfigError("this envelope was not received by a subscriber: it cannot reply")
-        if timeout is not None:
-            core.check_timeout(timeout)
-        sub._reply(_as_writers(sub, envelopes), self._remote_addr, timeout)
+        send_reply(self._subscriber, EnvelopeWriter, envelopes, self._remote_addr, timeout)
 
     @property
     def identity(self) -> str:
         """The channel and the sender, for logs."""
         addr = self._remote_addr
         return f"channel {self._channel!r} from {format_address(str(addr[0]), addr[1])}"
-
-
-def _as_writers(
-    sender: object, envelopes: Sequence[core.EnvelopeWriter | core.Payload]
-) -> list[core.EnvelopeWriter]:
-    return core.as_envelopes(sender, EnvelopeWriter, envelopes)
