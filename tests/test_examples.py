@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import requests
+import websocket
 
 import syncapi
 from syncapi import amqp, http, kafka
@@ -460,23 +461,116 @@ def _drive_shop(root: str, downstream: Downstream, slash: str) -> None:
     assert failed["status"] == "failed"
 
 
+def _live(root: str, path: str = "/live/orders") -> websocket.WebSocket:
+    """A client of the Flask app's live order feed: plain websocket-client, as a browser."""
+    return websocket.create_connection("ws" + root.removeprefix("http") + path, timeout=30)
+
+
+def _next_frame(client: websocket.WebSocket, timeout: float = 30) -> tuple[int, bytes]:
+    """The next data or close frame the app sent to ``client`` (pings are answered). The
+    deadline is the test's: the socket timeout alone restarts with every ping of the app."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        assert left > 0, f"nothing from the live feed within {timeout} s"
+        client.settimeout(left)
+        opcode, data = client.recv_data(control_frame=True)  # a close frame is answered too
+        if opcode not in (websocket.ABNF.OPCODE_PING, websocket.ABNF.OPCODE_PONG):
+            return opcode, data
+
+
+def _feed(client: websocket.WebSocket) -> dict[str, Any]:
+    """The next message the app sent to ``client``: JSON in a text frame."""
+    opcode, data = _next_frame(client)
+    assert opcode == websocket.ABNF.OPCODE_TEXT, (opcode, data)
+    message: dict[str, Any] = json.loads(data)
+    return message
+
+
+def _drive_live_feed(root: str) -> websocket.WebSocket:
+    """The Flask app's ``/live`` mount: two clients get every status change, a client's
+    own question is answered to it alone, clients that leave disturb nothing. Returns a
+    client that stays connected."""
+    ada, bob = _live(root), _live(root)
+    placed = requests.post(
+        root + "/orders", json={"items": [{"qty": 3, "price": 2.0}]}, timeout=30
+    ).json()
+    order_id = placed["id"]
+    for client in (ada, bob):  # sent before the view answered 201
+        assert _feed(client) == {"id": order_id, "status": "placed", "total": 6.0}
+    paid = requests.post(f"{root}/events/payments/{order_id}", json={"amount": 6.0}, timeout=30)
+    assert paid.status_code == 204, paid.text
+    for client in (ada, bob):
+        assert _feed(client) == {"id": order_id, "status": "paid", "total": 6.0}
+
+    ada.send(json.dumps({"get": order_id}))  # answered on ada's connection only
+    assert _feed(ada) == {"id": order_id, "status": "paid", "total": 6.0}
+    ada.send(json.dumps({"get": "nope"}))
+    assert _feed(ada) == {"id": "nope", "error": "no such order"}
+    ada.send("hello")
+    assert _feed(ada) == {"error": 'expected {"get": "<order id>"}'}
+    ada.close()  # a normal close (1000): the server answers it
+    assert not ada.connected
+
+    carol = _live(root)
+    carol.sock.shutdown(socket.SHUT_RDWR)  # gone without a close frame
+    carol.sock.close()
+    assert requests.get(root + "/health", timeout=30).text == "ok"
+    later = requests.post(root + "/orders", json={"items": [{"qty": 1, "price": 4}]}, timeout=30)
+    assert later.status_code == 201, later.text
+    # bob got none of ada's answers: his next message is the next broadcast
+    assert _feed(bob) == {"id": later.json()["id"], "status": "placed", "total": 4}
+
+    for path in ("/live/nowhere", "/nowhere"):  # the consumer's 404, then Flask's
+        with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+            _live(root, path)
+        assert refused.value.status_code == 404, path
+    plain = requests.get(root + "/live/orders", timeout=30)  # not a WebSocket handshake
+    assert plain.status_code == 426 and plain.headers["Upgrade"] == "websocket"
+    return bob
+
+
 def test_flask_app_served_by_werkzeug() -> None:
     downstream = Downstream()
     app = Running(
         [str(EXAMPLES / "flask_app" / "app.py"), "--port", "0"],
         env=_env(SHOP_ORDERS_URL=downstream.url),
     )
+    bob: websocket.WebSocket | None = None
     try:
         root = app.wait_for(r"^listening on (http://127\.0\.0\.1:\d+)$")[1]
         assert requests.get(root + "/health", timeout=30).text == "ok"
-        _drive_shop(root, downstream, "")
-        code, took = app.finish(signal.SIGTERM)
+        bob = _drive_live_feed(root)
+        assert len(downstream.events) == 2  # the feed's two orders went out as well
+        downstream.events.clear()  # _drive_shop counts its own
+        _drive_shop(root, downstream, "")  # bob stays connected meanwhile
+
+        # _drive_shop placed 5 orders at once and paid them, and 1 failed: bob saw each
+        # status change once, each order's in order, from request and receive-loop threads
+        feed = [_feed(bob) for _ in range(11)]
+        seen = {(m["id"], m["status"]): n for n, m in enumerate(feed)}
+        assert len(seen) == 11, feed
+        placed = [order_id for order_id, status in seen if status == "placed"]
+        failed = [order_id for order_id, status in seen if status == "failed"]
+        assert len(placed) == 5 and len(failed) == 1 and failed[0] not in placed, feed
+        assert all(
+            seen[(order_id, "placed")] < seen.get((order_id, "paid"), -1) for order_id in placed
+        ), feed
+
+        with ThreadPoolExecutor(max_workers=1) as reader:
+            closing = reader.submit(_next_frame, bob)  # the app's close frame, answered
+            code, took = app.finish(signal.SIGTERM)
+            opcode, data = closing.result(timeout=30)
         assert code == 0, app.output()
         assert took < 15, app.output()
+        assert opcode == websocket.ABNF.OPCODE_CLOSE, (opcode, data)
+        assert int.from_bytes(data[:2], "big") == 1001  # going away: the app closed its feed
     finally:
+        if bob is not None:
+            bob.shutdown()
         app.kill()
         downstream.close()
-    assert app.lines["stdout"][-1] == "stopped: the consumer and the producer are closed"
+    assert app.lines["stdout"][-1] == "stopped: the consumers and the producer are closed"
     assert not app.matching(r"Traceback", "stderr"), app.output()
 
 
