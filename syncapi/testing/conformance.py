@@ -350,6 +350,32 @@ class ProtocolConformance:
             "receive(stop=event) did not end within 1 s of set()"
         )
 
+    def test_stop_soon_after_start_every_time(self) -> None:
+        """Loops stopped at once, or a few milliseconds after they started (before, during
+        or after their first fetch), end within 1 s every time, with one worker or two;
+        ``receive(stop=event)`` too, with the event set from another thread right away
+        (it is read at least every ``poll_interval``)."""
+        consumer = self.consumer()
+        sub = self.subscribe(consumer, self.channel_name("churn"))
+        took: list[float] = []
+        for i in range(20):
+            worker = self.start(sub, lambda env: None, workers=1 + i % 2)
+            time.sleep(0.001 * (i % 5))
+            started = time.monotonic()
+            assert worker.stop(timeout=5), f"round {i}: the loop still ran 5 s after stop()"
+            took.append(time.monotonic() - started)
+        slow = sorted(round(t, 2) for t in took if t >= 1.0)
+        assert not slow, f"stop() took 1 s or more in {len(slow)} of 20 rounds: {slow}"
+        for i in range(4):
+            event = threading.Event()
+            setter = threading.Timer(0.002 * i, event.set)
+            started = time.monotonic()
+            setter.start()
+            assert sub.receive(lambda env: None, stop=event) == 0
+            elapsed = time.monotonic() - started
+            setter.join()
+            assert elapsed < 1.2, f"receive(stop=event) ended {elapsed:.2f} s after set()"
+
     def test_receive_timeout(self) -> None:
         """receive(timeout=...) returns after the timeout when nothing comes."""
         consumer = self.consumer()
