@@ -77,7 +77,8 @@ class Subscriber(InboxSubscriber):
 
     With ``workers=N``, callbacks of different clients run in parallel and each client's
     messages run one at a time, in order. Closing the subscriber closes its connections
-    (code 1001).
+    (code 1001). :meth:`on_join` and :meth:`on_leave` tell you when a client comes and
+    goes (to greet it, send it a snapshot, or keep a presence list).
     """
 
     orders_by_connection = True
@@ -89,11 +90,63 @@ class Subscriber(InboxSubscriber):
         self._route = route
         self._inbox = Inbox(route.consumer._options.max_pending)
         self._embedded = route.consumer._options.headers == "embed"
+        self._joined: Handler | None = None
+        self._left: Handler | None = None
 
     @property
     def connections(self) -> list[Connection]:
         """The open connections whose messages this subscriber receives."""
         return [c for c in self._route.connections() if c._route_sub is self]
+
+    def on_join(self, callback: Handler | None) -> None:
+        """Call ``callback(connection)`` for each client that connects to this route from
+        now on (``None``: no more calls).
+
+        It runs on the thread that serves that connection, after the handshake and
+        before any message of the client is read, so a snapshot or greeting sent there
+        with ``connection.send(...)`` comes before any answer to the client's own
+        messages. Keep it short: that client's messages and pings wait for it (other
+        clients do not). The connection is in :attr:`connections` already, so a
+        broadcast from another thread may reach it before or while the callback runs.
+        A callback that raises is logged and closes that connection with 1011.
+
+        Raises:
+            ConfigError: ``callback`` is neither callable nor ``None``.
+        """
+        self._joined = _checked_hook("on_join", callback)
+
+    def on_leave(self, callback: Handler | None) -> None:
+        """Call ``callback(connection)`` once for each connection of this route that ends
+        while it is set (``None``: no more calls), however it ended: its
+        :attr:`~syncapi.ws.Connection.close_code` and ``close_reason`` are set, and it
+        is no longer in :attr:`connections`.
+
+        It runs on the thread that served the connection, after its last message was
+        handed to the receive loop (callbacks of earlier messages may still be running).
+        An exception is logged.
+
+        Raises:
+            ConfigError: ``callback`` is neither callable nor ``None``.
+        """
+        self._left = _checked_hook("on_leave", callback)
+
+    def _join(self, conn: Connection) -> None:
+        """The route placed ``conn`` here: run :meth:`on_join`'s callback (the request
+        thread, before ``conn.serve()``), and arrange for :meth:`on_leave`'s."""
+        conn._on_end.append(self._leave)
+        joined = self._joined
+        if joined is None:
+            return
+        try:
+            joined(conn)
+        except Exception:
+            _log.exception("%r: the on_join callback raised; closing %r", self, conn)
+            conn._start_close(int(CloseCode.INTERNAL_ERROR), "server error")
+
+    def _leave(self, conn: Connection) -> None:
+        left = self._left
+        if left is not None:
+            left(conn)  # Connection.serve logs what it raises
 
     def _close(self) -> None:
         self._route.detach_subscriber(self)
@@ -110,6 +163,12 @@ class Subscriber(InboxSubscriber):
             _log.warning(
                 "%r: %d received messages no loop took were dropped at close", self, dropped
             )
+
+
+def _checked_hook(name: str, callback: Handler | None) -> Handler | None:
+    if callback is not None and not callable(callback):
+        raise ConfigError(f"{name}: expected a callable or None, got {callback!r}")
+    return callback
 
 
 class _Route:
@@ -468,6 +527,9 @@ class Consumer(Serving, core.Consumer[Subscriber]):
         if placed == "handler":
             assert route.handler is not None
             self._run_handler(route.handler, conn)
+        elif placed == "route":
+            assert isinstance(conn._route_sub, Subscriber)
+            conn._route_sub._join(conn)
         conn.serve()
         # end the hijacked request: werkzeug takes this as a dropped connection and
         # writes nothing more on the socket
