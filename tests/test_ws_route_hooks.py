@@ -160,3 +160,27 @@ def test_hooks_must_be_callable(consumer: ws.Consumer) -> None:
         feed.on_join("greet")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="on_leave: expected a callable or None"):
         feed.on_leave(42)  # type: ignore[arg-type]
+
+
+def test_a_join_that_turns_the_client_away_closes_at_once(consumer: ws.Consumer) -> None:
+    """``connection.close()`` in ``on_join`` (authentication, too many clients) returns at
+    once and the close handshake completes: the callback's thread is the connection's
+    reader, and reads the client's answer after the callback."""
+    feed = consumer.subscriber("feed")
+    took: list[float] = []
+    left: list[tuple[int | None, str]] = []
+
+    def refuse(conn: ws.Connection) -> None:
+        started = time.monotonic()
+        conn.close(code=4000, reason="go away")
+        took.append(time.monotonic() - started)
+
+    feed.on_join(refuse)
+    feed.on_leave(lambda c: left.append((c.close_code, c.close_reason)))
+    client = dial(consumer, "feed")
+    opcode, data = client.recv_data(control_frame=True)  # websocket-client answers the close
+    assert opcode == websocket.ABNF.OPCODE_CLOSE
+    assert (int.from_bytes(data[:2], "big"), data[2:]) == (4000, b"go away")
+    assert wait_until(lambda: left == [(4000, "go away")], 5), left
+    assert took and took[0] < 0.5, f"close() in on_join blocked {took[0]:.2f} s"
+    client.close()

@@ -108,7 +108,9 @@ class Subscriber(InboxSubscriber):
         messages. Keep it short: that client's messages and pings wait for it (other
         clients do not). The connection is in :attr:`connections` already, so a
         broadcast from another thread may reach it before or while the callback runs.
-        A callback that raises is logged and closes that connection with 1011.
+        ``connection.close(code, reason)`` there turns the client away (its close
+        handshake completes once the callback returns). A callback that raises is logged
+        and closes that connection with 1011.
 
         Raises:
             ConfigError: ``callback`` is neither callable nor ``None``.
@@ -137,6 +139,9 @@ class Subscriber(InboxSubscriber):
         joined = self._joined
         if joined is None:
             return
+        # this thread is the connection's reader from here on: a close() in the callback
+        # must know that nobody else will read the client's answer (see _wait_ended)
+        conn._reader_thread = threading.current_thread()
         try:
             joined(conn)
         except Exception:
