@@ -36,6 +36,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Generic
 
+from .bindings import Bindings
 from .errors import ClosedError, ConfigError, ReceiveError, SyncapiError
 from .headers import Headers, HeadersLike
 
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from .bindings import Bindings
     from .runtime import AckMode, ErrorPolicy, Worker
     from .servers import ServerURL
 
@@ -267,7 +267,8 @@ class EnvelopeWriter:
 
     def set_bindings(self, bindings: Any) -> None:
         """Set the protocol's message bindings for this envelope: its ``MessageBindings``,
-        or their document dict (parsed with ``from_dict``); ``None`` removes them.
+        or their document dict (parsed with ``from_dict``); ``None`` removes them. (A
+        protocol that names no :attr:`message_bindings` stores what it is given.)
 
         Raises:
             ConfigError: bindings of another type (e.g. another protocol's), or a dict
@@ -659,8 +660,9 @@ class Publisher(_Channel, ABC, Generic[EnvelopeT]):
     :class:`~syncapi.errors.SendError` naming the envelopes that failed.
     """
 
-    envelope_class: ClassVar[type[EnvelopeWriter]] = EnvelopeWriter
-    """The protocol's envelope writer type, made by :meth:`envelope`."""
+    envelope_class: type[EnvelopeT] = EnvelopeWriter  # type: ignore[assignment]
+    """The protocol's envelope writer type, made by :meth:`envelope`: the class of the
+    type argument (a type checker refuses any other)."""
 
     def envelope(
         self,
@@ -671,11 +673,9 @@ class Publisher(_Channel, ABC, Generic[EnvelopeT]):
         bindings: Any = None,
     ) -> EnvelopeT:
         """Make a new envelope of this protocol's type."""
-        # the ignores: envelope_class is the EnvelopeT class (a ClassVar cannot say so)
         if headers is None and content_type is None and bindings is None:
-            # keyword passing costs, and this is hot
-            return self.envelope_class(payload)  # type: ignore[return-value]
-        return self.envelope_class(  # type: ignore[return-value]
+            return self.envelope_class(payload)  # keyword passing costs, and this is hot
+        return self.envelope_class(
             payload, headers=headers, content_type=content_type, bindings=bindings
         )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import io
+import typing
 from collections.abc import Sequence
 
 import pytest
@@ -226,3 +228,15 @@ def test_closing_while_a_channel_opens_leaks_nothing() -> None:
     assert memory.get_broker("race")._channels["c"].queues == {}, "the subscriber's queue leaked"
     assert consumer._children == []
     memory.reset("race")
+
+
+@pytest.mark.parametrize("protocol", ["memory", "kafka", "amqp", "http", "ws", "tcp", "udp", "ip"])
+def test_protocol_classes_type_hints_resolve_at_run_time(protocol: str) -> None:
+    """Tools that read annotations at run time (``typing.get_type_hints``: documentation
+    generators, validators) can read every public class, e.g. the envelope's
+    ``message_bindings``, which names a class that must be importable at run time."""
+    module = importlib.import_module(f"syncapi.{protocol}")
+    for name in ("Producer", "Consumer", "Publisher", "Subscriber", "EnvelopeWriter"):
+        hints = typing.get_type_hints(getattr(module, name))
+        assert isinstance(hints, dict)
+    assert "message_bindings" in typing.get_type_hints(module.EnvelopeWriter)

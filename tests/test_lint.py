@@ -48,3 +48,21 @@ def test_typed_code_sees_each_protocols_types() -> None:
         "tests/typecheck/protocol_types.py",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_publisher_must_build_the_envelopes_its_type_names() -> None:
+    """``tests/typecheck/envelope_class_mismatch.py`` sets ``envelope_class`` to another
+    protocol's writer than its type argument: mypy must refuse it, on that line."""
+    result = _run(
+        sys.executable,
+        "-m",
+        "mypy",
+        "--strict",
+        "--python-version",
+        "3.10",
+        "tests/typecheck/envelope_class_mismatch.py",
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "envelope_class_mismatch.py:13: error: Incompatible types in assignment" in (
+        result.stdout
+    ), result.stdout
