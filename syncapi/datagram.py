@@ -19,10 +19,10 @@ The life of a datagram socket here:
   and turns ``OSError`` into :class:`~syncapi.errors.SendError` naming the envelopes
   not sent.
 
-The protocols' classes subclass :class:`DatagramProducer`, :class:`DatagramPublisher` and
-:class:`DatagramConsumer`, which keep the socket (:class:`DatagramSocket`), open the
-channels and close; the protocols set their sockets up and name their specifics in
-class attributes.
+The protocols' classes subclass :class:`DatagramProducer` (which opens the channels),
+:class:`DatagramPublisher` and :class:`DatagramConsumer` (which keep a socket each,
+through :class:`DatagramSocket`, and close it); the protocols set their sockets up and
+name their specifics in class attributes.
 """
 
 from __future__ import annotations
@@ -906,7 +906,8 @@ class DatagramSocket:
     """
 
     _log: ClassVar[logging.Logger]
-    """The protocol's logger, handed to its subscribers."""
+    """The protocol's logger, handed to its subscribers (a class that makes none, such as
+    a publisher that receives no replies, may leave it unset)."""
     _noun: ClassVar[str] = "datagram"
     """What one message is called in errors (see :class:`DatagramSender`)."""
     _scheme: str  # names the reader threads: syncapi-<scheme>-read-<channel>

@@ -25,6 +25,7 @@ import difflib
 import ipaddress
 import re
 import types
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -363,7 +364,7 @@ def resolve_options(
     return options_cls(**values)
 
 
-_HINTS: dict[type[Any], dict[str, Any]] = {}
+_HINTS: weakref.WeakKeyDictionary[type[Any], dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _hints(options_cls: type[Any]) -> dict[str, Any]:

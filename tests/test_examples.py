@@ -509,8 +509,10 @@ def _drive_live_feed(root: str) -> websocket.WebSocket:
     assert _feed(ada) == {"id": "nope", "error": "no such order"}
     ada.send("hello")
     assert _feed(ada) == {"error": 'expected {"get": "<order id>"}'}
-    ada.close()  # a normal close (1000): the server answers it
-    assert not ada.connected
+    ada.send_close(websocket.STATUS_NORMAL, b"bye")  # a normal close: the app answers it
+    opcode, data = _next_frame(ada)
+    assert (opcode, int.from_bytes(data[:2], "big")) == (websocket.ABNF.OPCODE_CLOSE, 1000)
+    ada.shutdown()
 
     carol = _live(root)
     carol.sock.shutdown(socket.SHUT_RDWR)  # gone without a close frame

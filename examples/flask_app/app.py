@@ -104,7 +104,7 @@ class Messaging:
         receive loops): ``Connection.send`` is thread-safe and writes each message whole."""
         for conn in self.feed.connections:  # the open ones now; clients come and go meanwhile
             try:
-                conn.send(message, timeout=5)  # a client that reads nothing for 5 s is dropped
+                conn.send(message, timeout=5)  # at most 5 s: a client that reads nothing is dropped
             except syncapi.SyncapiError as exc:  # it left meanwhile, or was dropped: skip it
                 logging.getLogger("shop.live").info("%r missed an update: %s", conn, exc)
 

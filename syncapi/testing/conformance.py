@@ -357,15 +357,13 @@ class ProtocolConformance:
         (it is read at least every ``poll_interval``)."""
         consumer = self.consumer()
         sub = self.subscribe(consumer, self.channel_name("churn"))
-        took: list[float] = []
         for i in range(20):
             worker = self.start(sub, lambda env: None, workers=1 + i % 2)
             time.sleep(0.001 * (i % 5))
             started = time.monotonic()
             assert worker.stop(timeout=5), f"round {i}: the loop still ran 5 s after stop()"
-            took.append(time.monotonic() - started)
-        slow = sorted(round(t, 2) for t in took if t >= 1.0)
-        assert not slow, f"stop() took 1 s or more in {len(slow)} of 20 rounds: {slow}"
+            took = time.monotonic() - started
+            assert took < 1.0, f"round {i}: stop() took {took:.2f} s"
         for i in range(4):
             event = threading.Event()
             setter = threading.Timer(0.002 * i, event.set)
