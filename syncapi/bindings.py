@@ -59,6 +59,7 @@ __all__ = [
     "asyncapi",
     "camel_case",
     "check_object_schema",
+    "coerce_channel_bindings",
     "describe_value",
     "property_defaults",
     "property_names",
@@ -70,6 +71,7 @@ __all__ = [
 
 _S = TypeVar("_S", bound="SpecObject")
 _B = TypeVar("_B", bound="Bindings")
+_O = TypeVar("_O", bound="Bindings")
 
 _METADATA_KEY = "syncapi.asyncapi"
 _UNIONS: tuple[Any, ...] = (Union, types.UnionType)
@@ -568,6 +570,34 @@ def _join(path: str, name: str) -> str:
 def _shown(value: Any, secret: bool = False) -> str:
     """A short repr of ``value`` for messages, or a mask for a secret."""
     return "(value hidden)" if secret else reprlib.repr(value)
+
+
+def coerce_channel_bindings(
+    channel_cls: type[_B],
+    operation_cls: type[_O],
+    bindings: object,
+    operation_bindings: object,
+) -> tuple[_B | None, _O | None]:
+    """A channel's ``bindings`` and ``operation_bindings`` as the protocol's classes, from
+    what ``publisher()`` and ``subscriber()`` take: an instance, a document dict (parsed
+    with ``from_dict``) or ``None``.
+
+    Raises:
+        ConfigError: a value of another type (another protocol's bindings, say: the
+            message names the class expected and the one given), or a dict the class
+            refuses.
+    """
+    protocol = channel_cls.protocol
+    for value, cls, what in (
+        (bindings, channel_cls, "channels"),
+        (operation_bindings, operation_cls, "operations"),
+    ):
+        if value is not None and not isinstance(value, (cls, Mapping)):
+            raise ConfigError(
+                f"{protocol} {what} take syncapi.{protocol}.{cls.__name__} or a dict, got "
+                f"{type(value).__module__}.{type(value).__name__}"
+            )
+    return channel_cls.coerce(bindings), operation_cls.coerce(operation_bindings)
 
 
 def _got(value: Any, secret: bool = False) -> str:

@@ -38,11 +38,11 @@ import sys
 import threading
 import time
 from abc import abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
 
 from . import core
-from .bindings import Bindings
+from .bindings import Bindings, coerce_channel_bindings
 from .errors import ClosedError, ConfigError, MessageTooLarge, ReceiveError, SendError, TimeoutError
 from .headers import EMBED_MAGIC, HeaderPolicy, apply_header_policy
 from .inbox import Inbox, InboxSubscriber
@@ -831,23 +831,12 @@ def check_channel_bindings(
     Raises:
         ConfigError: bindings of another protocol, a bad dict, or a security scheme.
     """
-    if bindings is not None and not isinstance(bindings, (channel_cls, Mapping)):
-        raise ConfigError(
-            f"{protocol} channels take syncapi.{protocol}.ChannelBindings or a dict, got "
-            f"{type(bindings).__module__}.{type(bindings).__name__}"
-        )
-    if operation_bindings is not None and not isinstance(
-        operation_bindings, (operation_cls, Mapping)
-    ):
-        raise ConfigError(
-            f"{protocol} operations take syncapi.{protocol}.OperationBindings or a dict, got "
-            f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
-        )
+    coerced = coerce_channel_bindings(channel_cls, operation_cls, bindings, operation_bindings)
     if security is not None:
         raise ConfigError(
             f"{protocol} has no security schemes (no handshake, no credentials); pass security=None"
         )
-    return channel_cls.coerce(bindings), operation_cls.coerce(operation_bindings)
+    return coerced
 
 
 def check_no_subscriber(

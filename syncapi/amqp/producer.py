@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -22,6 +22,7 @@ import pika
 from pika import spec
 
 from .. import core
+from ..bindings import coerce_channel_bindings
 from ..errors import (
     ClosedError,
     ConfigError,
@@ -622,21 +623,12 @@ def _check_channel_args(
         ConfigError: bindings of another protocol, a bad dict, or per-channel security
             (connection-wide in AMQP: the URL's credentials).
     """
-    if bindings is not None and not isinstance(bindings, (ChannelBindings, Mapping)):
-        raise ConfigError(
-            f"amqp channels take amqp.ChannelBindings or a dict, got {type(bindings).__module__}."
-            f"{type(bindings).__name__}"
-        )
-    if operation_bindings is not None and not isinstance(
-        operation_bindings, (OperationBindings, Mapping)
-    ):
-        raise ConfigError(
-            f"amqp channels take amqp.OperationBindings or a dict, got "
-            f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
-        )
+    coerced = coerce_channel_bindings(
+        ChannelBindings, OperationBindings, bindings, operation_bindings
+    )
     if security is not None:
         raise ConfigError(
             "amqp:// authenticates per connection: put the user name and password in the "
             "server URL (amqp://user:password@host/vhost), not per channel"
         )
-    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)
+    return coerced

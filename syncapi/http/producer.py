@@ -24,6 +24,7 @@ from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from .. import core
+from ..bindings import coerce_channel_bindings
 from ..core import check_timeout
 from ..errors import ClosedError, ConfigError, SendError, TimeoutError
 from ..headers import HeadersLike
@@ -337,18 +338,7 @@ def check_bindings(
     Raises:
         ConfigError: bindings of another protocol, or a bad dict.
     """
-    if bindings is not None and not isinstance(bindings, (ChannelBindings, Mapping)):
-        raise ConfigError(
-            f"http channels take http.ChannelBindings or a dict, got {type(bindings).__name__}"
-        )
-    if operation_bindings is not None and not isinstance(
-        operation_bindings, (OperationBindings, Mapping)
-    ):
-        raise ConfigError(
-            "http channels take http.OperationBindings or a dict, got "
-            f"{type(operation_bindings).__name__}"
-        )
-    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)
+    return coerce_channel_bindings(ChannelBindings, OperationBindings, bindings, operation_bindings)
 
 
 class Producer(core.Producer[Publisher]):

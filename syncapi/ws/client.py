@@ -29,6 +29,7 @@ from urllib.parse import quote, urlencode
 import websocket
 
 from .. import core
+from ..bindings import coerce_channel_bindings
 from ..errors import ClosedError, ConfigError, ConnectError, TimeoutError
 from ..inbox import deadline_left
 from ..servers import ServerURL, resolve_options
@@ -88,19 +89,7 @@ def check_bindings(
     Raises:
         ConfigError: bindings of another protocol, or a bad dict.
     """
-    if bindings is not None and not isinstance(bindings, (ChannelBindings, Mapping)):
-        raise ConfigError(
-            "ws channels take syncapi.ws.ChannelBindings or a dict, got "
-            f"{type(bindings).__module__}.{type(bindings).__name__}"
-        )
-    if operation_bindings is not None and not isinstance(
-        operation_bindings, (OperationBindings, Mapping)
-    ):
-        raise ConfigError(
-            "ws operations take syncapi.ws.OperationBindings or a dict, got "
-            f"{type(operation_bindings).__module__}.{type(operation_bindings).__name__}"
-        )
-    return ChannelBindings.coerce(bindings), OperationBindings.coerce(operation_bindings)
+    return coerce_channel_bindings(ChannelBindings, OperationBindings, bindings, operation_bindings)
 
 
 def parse_close(data: bytes) -> tuple[int, str]:
