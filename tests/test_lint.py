@@ -30,6 +30,11 @@ def test_ruff_format() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _mypy_strict(path: str) -> subprocess.CompletedProcess[str]:
+    """mypy --strict on one file, for the oldest Python the package supports."""
+    return _run(sys.executable, "-m", "mypy", "--strict", "--python-version", "3.10", path)
+
+
 def test_mypy_strict_on_the_package() -> None:
     result = _run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -38,30 +43,14 @@ def test_mypy_strict_on_the_package() -> None:
 def test_typed_code_sees_each_protocols_types() -> None:
     """``tests/typecheck/protocol_types.py``: a protocol's producer makes its publisher,
     whose envelope is its writer, and its consumer its subscriber (no cast needed)."""
-    result = _run(
-        sys.executable,
-        "-m",
-        "mypy",
-        "--strict",
-        "--python-version",
-        "3.10",
-        "tests/typecheck/protocol_types.py",
-    )
+    result = _mypy_strict("tests/typecheck/protocol_types.py")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_a_publisher_must_build_the_envelopes_its_type_names() -> None:
     """``tests/typecheck/envelope_class_mismatch.py`` sets ``envelope_class`` to another
     protocol's writer than its type argument: mypy must refuse it, on that line."""
-    result = _run(
-        sys.executable,
-        "-m",
-        "mypy",
-        "--strict",
-        "--python-version",
-        "3.10",
-        "tests/typecheck/envelope_class_mismatch.py",
-    )
+    result = _mypy_strict("tests/typecheck/envelope_class_mismatch.py")
     assert result.returncode == 1, result.stdout + result.stderr
     assert "envelope_class_mismatch.py:13: error: Incompatible types in assignment" in (
         result.stdout
