@@ -19,6 +19,7 @@ import socket
 import sys
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -262,10 +263,22 @@ def test_a_short_queue_fails_the_consume_job(
         bench_amqp.delete_queues(amqp_url, [queue])
 
 
+def _get_one(amqp_url: str, queue: str) -> tuple[Any, Any, bytes | None]:
+    """Take one message off ``queue`` with raw pika: ``(method, properties, body)``, the
+    method ``None`` when the queue is empty."""
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
+    try:
+        result: tuple[Any, Any, bytes | None] = connection.channel().basic_get(queue, auto_ack=True)
+        return result
+    finally:
+        connection.close()
+
+
 def test_baselines_publish_the_properties_syncapi_publishes(amqp_url: str) -> None:
     """A message syncapi's producer sends by default has the properties the baselines
     set: ``delivery_mode`` :data:`~syncapi.bench.amqp.DELIVERY_MODE`, nothing else."""
-    import pika
 
     import syncapi
     from syncapi import amqp
@@ -278,11 +291,7 @@ def test_baselines_publish_the_properties_syncapi_publishes(amqp_url: str) -> No
         with syncapi.producer(amqp_url) as producer:
             pub = producer.publisher(queue, bindings)
             pub.send(pub.envelope(b"x"))
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        try:
-            method, properties, body = connection.channel().basic_get(queue, auto_ack=True)
-        finally:
-            connection.close()
+        method, properties, body = _get_one(amqp_url, queue)
     finally:
         bench_amqp.delete_queues(amqp_url, [queue])
     assert method is not None and body == b"x"
@@ -296,7 +305,6 @@ def test_faststream_publishes_persistent_mandatory_messages(amqp_url: str, gathe
     :data:`~syncapi.bench.amqp.DELIVERY_MODE`, as the other sides do (plus the
     properties FastStream always sets), and are confirmed: the message is in the queue
     when the call returns."""
-    import pika
 
     queue = f"bench-wire-fs-{uuid.uuid4().hex[:12]}"
 
@@ -319,11 +327,7 @@ def test_faststream_publishes_persistent_mandatory_messages(amqp_url: str, gathe
     try:
         asyncio.run(send())
         assert bench_amqp.queue_depth(amqp_url, queue) == 1
-        connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
-        try:
-            method, properties, body = connection.channel().basic_get(queue, auto_ack=True)
-        finally:
-            connection.close()
+        method, properties, body = _get_one(amqp_url, queue)
     finally:
         bench_amqp.delete_queues(amqp_url, [queue])
     assert method is not None and body == b"x"
